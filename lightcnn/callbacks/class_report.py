@@ -1,0 +1,102 @@
+"""After ``test``: the per-class table (CSV, JSON) and the confusion matrix (PNG) in the run folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from lightcnn.io import atomic_write
+from lightcnn.registry import CALLBACKS
+
+
+def per_class_rows(results: dict[str, torch.Tensor], class_names: list[str]) -> list[dict[str, Any]]:
+    """One row per class: precision, recall, F1 and support (true count), from computed metrics."""
+    support = results["confusion"].sum(dim=1)
+    return [
+        {
+            "class": name,
+            "precision": float(results["precision_per_class"][i]),
+            "recall": float(results["recall_per_class"][i]),
+            "f1": float(results["f1_per_class"][i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    ]
+
+
+def confusion_png(confusion: torch.Tensor, class_names: list[str], title: str) -> bytes:
+    """The confusion matrix as a PNG: rows true, columns predicted, counts written when it fits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(class_names)
+    side = min(4 + 0.45 * n, 30)
+    fig, ax = plt.subplots(figsize=(side, side * 0.9))
+    cm = confusion.numpy()
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ticks = range(n)
+    ax.set_xticks(ticks, class_names, rotation=90 if n > 10 else 45, ha="center" if n > 10 else "right", fontsize=8)
+    ax.set_yticks(ticks, class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if n <= 20:
+        thresh = cm.max() / 2 if cm.max() else 1
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if cm[i, j] > thresh else "black")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_class_report(results: dict[str, torch.Tensor], class_names: list[str], out_dir: Path, stage: str = "test") -> list[Path]:
+    """Write ``{stage}_per_class.csv``, ``{stage}_per_class.json`` and ``{stage}_confusion.png``
+    atomically into ``out_dir``; return their paths."""
+    rows = per_class_rows(results, class_names)
+    paths = [out_dir / f"{stage}_per_class.csv", out_dir / f"{stage}_per_class.json", out_dir / f"{stage}_confusion.png"]
+    with atomic_write(paths[0], newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        macro = {k: float(results[k]) for k in ("precision", "recall", "f1")}
+        writer.writerow({"class": "macro avg", **macro, "support": sum(r["support"] for r in rows)})
+    summary = {
+        "accuracy": float(results["acc"]),
+        "macro": {k: float(results[k]) for k in ("precision", "recall", "f1")},
+        "classes": rows,
+        "confusion": results["confusion"].tolist(),
+    }
+    with atomic_write(paths[1]) as f:
+        json.dump(summary, f, indent=2)
+    acc = float(results["acc"])
+    with atomic_write(paths[2], "wb") as f:
+        f.write(confusion_png(results["confusion"], class_names, f"{stage} confusion matrix (accuracy {acc:.4f})"))
+    return paths
+
+
+@CALLBACKS.register()
+class ClassReport(Callback):
+    """Writes the test per-class report on rank 0 once ``test`` has finished.
+
+    Reads ``pl_module.results["test"]`` (set by the task at the end of the test epoch) and
+    ``pl_module.class_names``; writes into ``trainer.log_dir`` (the run folder).
+    """
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        results = getattr(pl_module, "results", {}).get("test")
+        if not trainer.is_global_zero or results is None or trainer.log_dir is None:
+            return
+        paths = write_class_report(results, pl_module.class_names, Path(trainer.log_dir))
+        print(f"per-class report: {paths[0]}, {paths[1].name}, {paths[2].name}")

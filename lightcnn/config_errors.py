@@ -1,0 +1,83 @@
+"""Turn jsonargparse's long nested parse errors into one message a user can act on.
+
+jsonargparse reports a bad value inside ``model: {class_path, init_args}`` as a dump of every
+Union branch it tried. The useful facts are few: which key, what was given, what is valid. This
+module pulls them out, and adds what jsonargparse does not know (registered names, close matches).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from pathlib import Path
+
+from lightcnn.registry import DATAMODULES, TASKS, Registry
+
+_SECTIONS: dict[str, tuple[str, Registry | None]] = {"model": ("task", TASKS), "data": ("datamodule", DATAMODULES)}
+
+
+def _init_params(class_path: str) -> list[str]:
+    """Constructor parameter names of a class and, through ``**kwargs``, of its bases."""
+    import importlib
+
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return []
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names += [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return sorted(set(names))
+
+
+def explain(message: str, config_files: list[str] | None = None) -> str:
+    """A short explanation of a jsonargparse error message."""
+    where = f" (config: {', '.join(config_files)})" if config_files else ""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    section = keys[0] if keys else ""
+    class_path = re.search(r"Problem with given class_path '([^']+)'", message)
+    key = ".".join([section, *keys[1:]]) if section else ""
+
+    if m := re.search(r"unrecognized arguments: (.+)", message, re.IGNORECASE):
+        return f"unknown option {m.group(1).strip()}{where}; `lightcnn fit --help` lists the valid ones"
+    if section == "config" and (m := re.search(r"File does not exist: '?([^']+)'?", message)):
+        return f"config file not found: {m.group(1)}"
+    if m := re.search(r"Option '([^']+)' is not accepted", message):
+        bad = m.group(1)
+        valid = _init_params(class_path.group(1)) if class_path else []
+        close = difflib.get_close_matches(bad, valid, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        owner = class_path.group(1).rpartition(".")[2] if class_path else section
+        return f"unknown key '{section}.{bad}'{where}: {owner} has no option {bad!r}{hint}\n  valid options: {', '.join(valid)}"
+    if section in _SECTIONS and not class_path and (m := re.search(r"(?:Given value|import path string): (\S+)", message)):
+        kind, registry = _SECTIONS[section]
+        given = m.group(1)
+        names = list(registry) if registry else []
+        close = difflib.get_close_matches(given, names, n=3, cutoff=0.4)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        return f"unknown {kind} {given!r} for '{section}'{where}; {hint}valid: {', '.join(names)} (or a class_path)"
+    if m := re.search(r"Expected a (.+?)\. Got value: (.*)", message):
+        expected = re.sub(r"<class '([^']+)'>", r"\1", m.group(1)).replace("typing.", "")
+        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {expected}"
+    detail = [ln for ln in lines if not re.match(r"(Subtypes|Given value|Errors:|- Expected a <class 'NoneType'>|Does not validate)", ln.lstrip("- "))]
+    return f"invalid configuration{where} at '{key or section}': " + " | ".join(detail[:6])
+
+
+def config_files_in(argv: list[str]) -> list[str]:
+    """The ``--config``/``-c`` files named on a command line, for messages."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            out.append(arg.split("=", 1)[1])
+    return [str(Path(p)) for p in out]

@@ -1,0 +1,119 @@
+"""Plugin discovery: user model files imported before the CLI parses.
+
+Order (fixed, so that saved configs and checkpoints resolve the same names every time):
+1. ``./plugins/*.py`` of the current working directory;
+2. each folder of ``LIGHTCNN_PLUGIN_PATH`` (``os.pathsep``-separated): its ``plugins/`` subfolder
+   when it has one, else the folder itself;
+3. the ``lightcnn.plugins`` entry-point group, by entry-point name.
+
+Files are sorted by name within a folder and imported as ``plugins.<stem>``, so a config may say
+``class_path: plugins.tinynet.TinyNet`` and a checkpoint that pickled such a class re-imports it.
+Files whose name starts with ``_`` are skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+
+from lightcnn.errors import LightCNNError
+
+ENV_VAR = "LIGHTCNN_PLUGIN_PATH"
+ENTRY_POINT_GROUP = "lightcnn.plugins"
+_imported: dict[str, Path] = {}  # module name -> file, for idempotent discovery
+
+
+def plugin_dirs() -> list[Path]:
+    """Folders searched for plugin files, in import order (existing or not)."""
+    dirs = [Path.cwd() / "plugins"]
+    for entry in os.environ.get(ENV_VAR, "").split(os.pathsep):
+        if entry.strip():
+            folder = Path(entry).expanduser()
+            dirs.append(folder / "plugins" if (folder / "plugins").is_dir() else folder)
+    seen: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen
+
+
+def searched_locations() -> list[str]:
+    """Human-readable list of where plugins come from, for 'unknown name' messages."""
+    return [str(d) for d in plugin_dirs()] + [f"entry points '{ENTRY_POINT_GROUP}'"]
+
+
+def _namespace(dirs: list[Path]) -> types.ModuleType:
+    # An explicit namespace module, so `plugins.<stem>` resolves across all folders and a
+    # stray `plugins` package elsewhere on sys.path cannot shadow the user's files.
+    pkg = sys.modules.get("plugins")
+    if pkg is None or not hasattr(pkg, "__path__"):
+        pkg = types.ModuleType("plugins")
+        pkg.__path__ = []
+        sys.modules["plugins"] = pkg
+    for d in dirs:
+        if str(d) not in pkg.__path__:
+            pkg.__path__.append(str(d))
+    return pkg
+
+
+def _import_failure(path: Path, err: BaseException) -> LightCNNError:
+    """Turn an import-time exception into one message naming the plugin file and line."""
+    line = "?"
+    if isinstance(err, SyntaxError) and err.filename and Path(err.filename).resolve() == path.resolve():
+        line = str(err.lineno)
+    else:
+        for frame in traceback.extract_tb(err.__traceback__):
+            if Path(frame.filename).resolve() == path.resolve():
+                line = str(frame.lineno)
+    what = str(err) if isinstance(err, LightCNNError) else f"{type(err).__name__}: {err}"
+    return LightCNNError(f"plugin {path}:{line} failed to import: {what}")
+
+
+def discover() -> list[str]:
+    """Import every plugin once; return the module names imported by this call.
+
+    Raises:
+        LightCNNError: a plugin failed to import (file and line named), or two plugin files
+            share a stem (both named), or a plugin re-used a registered name (both named).
+    """
+    dirs = [d for d in plugin_dirs() if d.is_dir()]
+    files: dict[str, Path] = {}
+    for d in dirs:
+        for path in sorted(d.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            stem = path.stem
+            if stem in files and files[stem].resolve() != path.resolve():
+                raise LightCNNError(
+                    f"two plugin files share the module name 'plugins.{stem}': {files[stem]} and {path}; rename one"
+                )
+            files.setdefault(stem, path)
+    _namespace(dirs)
+    new: list[str] = []
+    for stem, path in files.items():
+        mod = f"plugins.{stem}"
+        if mod in _imported:
+            continue
+        try:
+            importlib.import_module(mod)
+        except Exception as err:  # noqa: BLE001 - any plugin failure becomes one clear message
+            sys.modules.pop(mod, None)
+            raise _import_failure(path, err) from err
+        _imported[mod] = path
+        new.append(mod)
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        key = f"entry_point:{ep.name}"
+        if key in _imported:
+            continue
+        try:
+            ep.load()
+        except Exception as err:  # noqa: BLE001
+            raise LightCNNError(f"plugin entry point {ep.name!r} ({ep.value}) failed to load: {err}") from err
+        _imported[key] = Path(ep.value)
+        new.append(key)
+    return new

@@ -1,0 +1,96 @@
+"""Run folders: ``{root}/{name}/version_N/`` holding the config, ``checkpoints/``, metrics and reports.
+
+``--ckpt_path last`` / ``best`` name the newest run's checkpoint, and a checkpoint inside a run
+folder sends the outputs of ``test``/``validate``/``predict`` (and a resumed ``fit``) back into that
+folder, so one folder tells the whole story of a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+from lightcnn.errors import LightCNNError
+
+ALIASES = ("last", "best")
+
+
+def versions(experiment: Path) -> list[Path]:
+    """``version_N`` folders of an experiment, oldest first."""
+    found = [(int(m.group(1)), p) for p in experiment.glob("version_*") if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def find_checkpoint(alias: str, experiment: Path) -> Path | None:
+    """The newest run's ``{alias}.ckpt`` under ``experiment``, or None."""
+    for run in reversed(versions(experiment)):
+        ckpt = run / "checkpoints" / f"{alias}.ckpt"
+        if ckpt.is_file():
+            return ckpt
+    return None
+
+
+def run_dir_of(ckpt: str | Path) -> Path | None:
+    """The run folder a checkpoint lives in (``.../version_N/checkpoints/x.ckpt``), else None."""
+    ckpt = Path(ckpt)
+    if ckpt.parent.name == "checkpoints" and re.fullmatch(r"version_\d+", ckpt.parent.parent.name):
+        return ckpt.parent.parent
+    return None
+
+
+def resolve_ckpt_path(ckpt_path: str | None, experiment: Path, subcommand: str) -> tuple[str | None, Path | None]:
+    """Turn ``last``/``best`` into a file of the newest run; return ``(ckpt_path, run_dir)``.
+
+    ``fit --ckpt_path last`` with no checkpoint yet starts afresh (Lightning's own behaviour).
+
+    Raises:
+        LightCNNError: a checkpoint file that does not exist, or ``best``/``last`` with no run to
+            take it from outside ``fit``.
+    """
+    if ckpt_path is None:
+        return None, None
+    if ckpt_path in ALIASES:
+        found = find_checkpoint(ckpt_path, experiment)
+        if found is None:
+            if subcommand == "fit" and ckpt_path == "last":
+                return None, None
+            raise LightCNNError(
+                f"--ckpt_path {ckpt_path}: no {ckpt_path}.ckpt in any run under {experiment}/version_*/checkpoints/; "
+                f"train first, or give the checkpoint file's path"
+            )
+        return str(found), run_dir_of(found)
+    if not Path(ckpt_path).is_file():
+        raise LightCNNError(f"--ckpt_path {ckpt_path}: no such checkpoint file (or use 'last' / 'best')")
+    return ckpt_path, run_dir_of(ckpt_path)
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; a resumed run or a later ``test``
+    in the same run folder must add to it instead, keeping the training history."""
+
+    def _check_log_dir_exists(self) -> None:
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as f:
+                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
+
+
+class RunLogger(CSVLogger):
+    """``CSVLogger`` writing ``{save_dir}/{name}/version_N/metrics.csv``, appending when the
+    folder already has one (resume, or ``test`` of a trained run)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            try:
+                os.makedirs(self.root_dir, exist_ok=True)
+            except OSError as err:
+                raise LightCNNError(f"cannot create the run folder {self.root_dir}: {err}") from err
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment

@@ -1,0 +1,81 @@
+"""Batch samplers that yield index tensors, so in-memory datasets are batched by indexing.
+
+They shard by rank themselves (the CLI turns off Lightning's automatic DistributedSampler), so the
+same sampler serves one process and DDP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Dataset, Sampler
+
+
+def rank_and_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the default process group, ``(0, 1)`` without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class IndexBatchSampler(Sampler[torch.Tensor]):
+    """Yield ``LongTensor`` batches of indices into ``range(n)``.
+
+    Args:
+        n: dataset size.
+        batch_size: indices per batch (per rank).
+        shuffle: a fresh seeded permutation each epoch (``seed + epoch``); else in order.
+        drop_last: drop the last incomplete batch.
+        seed: base seed for the permutation.
+
+    Under DDP each rank takes ``perm[rank::world]`` of the same permutation when shuffling
+    (disjoint and equal-sized, up to one sample), and a contiguous block when not (so evaluation
+    sees every sample exactly once, with no padding duplicates).
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool = False, drop_last: bool = False, seed: int = 0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.n, self.batch_size, self.shuffle, self.drop_last, self.seed = n, batch_size, shuffle, drop_last, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of each epoch."""
+        self.epoch = epoch
+
+    def _indices(self) -> torch.Tensor:
+        rank, world = rank_and_world()
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            return torch.randperm(self.n, generator=g)[rank::world]
+        per = -(-self.n // world)
+        return torch.arange(rank * per, min(self.n, (rank + 1) * per))
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        idx = self._indices()
+        stop = len(idx) - len(idx) % self.batch_size if self.drop_last else len(idx)
+        yield from idx[:stop].split(self.batch_size)
+
+    def __len__(self) -> int:
+        rank, world = rank_and_world()
+        m = len(range(rank, self.n, world)) if self.shuffle else len(self._indices())
+        return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
+
+
+class TensorBatches(Dataset):
+    """A dataset indexed by a whole batch of indices: ``ds[idx] -> (x[idx], y[idx])``.
+
+    Used with ``DataLoader(ds, sampler=IndexBatchSampler(...), batch_size=None)`` so one batch is
+    one tensor gather instead of per-sample Python and a collate.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __getitem__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[idx], self.y[idx]
+
+    def __len__(self) -> int:
+        return len(self.y)

@@ -1,0 +1,136 @@
+"""What every task shares: the backbone, the data facts linked from the DataModule, the
+optimizer and LR schedule, parameter count and wall time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+
+from lightcnn.errors import LightCNNError
+from lightcnn.models import build_backbone, check_backbone, count_parameters
+
+Optimizer = Literal["sgd", "adam", "adamw"]
+Scheduler = Literal["none", "onecycle", "cosine", "step"]
+
+
+class BaseTask(LightningModule):
+    """A backbone from the registry (or a module), trained with one optimizer and schedule.
+
+    Args:
+        backbone: a registered name (``mnist_cnn``, ``timm/resnet18``, a plugin's name) or an
+            ``nn.Module`` given as ``{class_path: ..., init_args: ...}``.
+        backbone_args: options for a named backbone (``{batchnorm: true, width: 2}``).
+        num_classes, class_names, in_channels, image_size: linked from the DataModule by the CLI.
+        optimizer: ``sgd`` (with ``momentum``), ``adam`` or ``adamw``.
+        lr: learning rate (the peak rate for ``onecycle``).
+        weight_decay: L2 penalty (decoupled for ``adamw``).
+        momentum: SGD momentum.
+        scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
+            step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
+        channels_last: run the model in channels-last memory format (faster convs on CPU).
+
+    Raises:
+        LightCNNError: bad option values, or a backbone that breaks the backbone contract.
+    """
+
+    def __init__(
+        self,
+        backbone: str | nn.Module = "mnist_cnn",
+        backbone_args: dict[str, Any] | None = None,
+        num_classes: int = 10,
+        class_names: list[str] | None = None,
+        in_channels: int = 1,
+        image_size: int = 28,
+        optimizer: Optimizer = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: Scheduler = "none",
+        step_size: int = 10,
+        gamma: float = 0.1,
+        warmup_pct: float = 0.25,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_positive(lr=lr, step_size=step_size, num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+        if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0:
+            raise LightCNNError(
+                f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1; "
+                f"got warmup_pct={warmup_pct}, weight_decay={weight_decay}, momentum={momentum}"
+            )
+        if class_names is not None and len(class_names) != num_classes:
+            raise LightCNNError(f"model: {len(class_names)} class_names for num_classes={num_classes}")
+        self.save_hyperparameters(ignore=["backbone"] if isinstance(backbone, nn.Module) else [])
+        self.num_classes, self.in_channels, self.image_size = num_classes, in_channels, image_size
+        self.class_names = list(class_names or [str(i) for i in range(num_classes)])
+        if isinstance(backbone, str):
+            self.backbone = build_backbone(backbone, in_channels, image_size, backbone_args)
+        else:
+            if backbone_args:
+                raise LightCNNError("model.backbone_args only applies to a backbone given by name; put options in init_args")
+            self.backbone = check_backbone(backbone, in_channels, image_size)
+        self._epoch_start: float | None = None
+        self._fit_seconds = 0.0
+
+    def on_fit_start(self) -> None:
+        if self.hparams.get("channels_last"):
+            self.to(memory_format=torch.channels_last)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features ``(B, num_features)`` of normalised images ``(B, C, H, W)``."""
+        # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
+        if self.hparams.get("channels_last"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.backbone(x)
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        if hp.optimizer == "sgd":
+            opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return opt
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        if hp.scheduler == "onecycle":
+            sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup_pct)
+        elif hp.scheduler == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        else:
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_start is not None:
+            seconds = time.perf_counter() - self._epoch_start
+            self._fit_seconds += seconds
+            self.log("time/epoch_s", seconds)
+            self.log("time/fit_s", self._fit_seconds)
+        self.log("model/params", float(self.num_parameters))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lightcnn_fit_seconds"] = self._fit_seconds
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._fit_seconds = float(checkpoint.get("lightcnn_fit_seconds", 0.0))
+
+
+def _check_positive(**values: float) -> None:
+    bad = {k: v for k, v in values.items() if not v > 0}
+    if bad:
+        raise LightCNNError(f"model: these must be positive: {', '.join(f'{k}={v}' for k, v in bad.items())}")

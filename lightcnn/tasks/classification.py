@@ -1,0 +1,96 @@
+"""Image classification: backbone + linear head, cross-entropy, per-class metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightcnn.callbacks.class_report import ClassReport
+from lightcnn.errors import LightCNNError
+from lightcnn.metrics import classification_metrics, split_results
+from lightcnn.registry import TASKS
+from lightcnn.tasks.base import BaseTask
+
+
+@TASKS.register()
+class ClassificationTask(BaseTask):
+    """Classify images into the DataModule's classes.
+
+    Args:
+        label_smoothing: cross-entropy label smoothing in [0, 1).
+        **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
+
+    Logs ``train/loss``, ``train/acc``; ``{val,test}/{loss,acc,precision,recall,f1}`` and per class
+    ``{stage}/{metric}/{class_name}``. After ``test``, ``ClassReport`` writes the per-class table
+    and confusion matrix into the run folder. The best checkpoint is the one with the highest
+    ``val/acc``; ``last.ckpt`` is kept too.
+    """
+
+    monitor, monitor_mode = "val/acc", "max"
+
+    def __init__(self, label_smoothing: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise LightCNNError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.head = nn.Linear(self.backbone.num_features, self.num_classes)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.train_acc = MulticlassAccuracy(self.num_classes, average="micro")
+        self.val_metrics = classification_metrics(self.num_classes)
+        self.test_metrics = classification_metrics(self.num_classes)
+        self.results: dict[str, dict[str, torch.Tensor]] = {}  # last computed metrics per stage
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` of normalised images ``(B, C, H, W)``."""
+        return self.head(self.features(x))
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self.loss_fn(logits, y)
+        if stage == "train":
+            self.train_acc.update(logits.detach(), y)
+            self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        else:
+            getattr(self, f"{stage}_metrics").update(logits, y)
+            self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        x, y = batch
+        return {"probs": self(x).softmax(dim=1), "target": y}
+
+    def _epoch_end(self, stage: str) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        results = {k: v.detach().cpu() for k, v in metrics.compute().items()}
+        metrics.reset()
+        self.results[stage] = results
+        scalars = split_results(results, stage, self.class_names)
+        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True)
+        self.log_dict(scalars)
+
+    def on_validation_epoch_end(self) -> None:
+        self._epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._epoch_end("test")
+
+    def configure_callbacks(self) -> list[Callback]:
+        best = ModelCheckpoint(
+            monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
+            auto_insert_metric_name=False, enable_version_counter=False,
+        )
+        return [best, ClassReport()]
