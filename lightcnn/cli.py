@@ -11,6 +11,7 @@ configuration errors) print one message and exit with status 2, without a traceb
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -116,6 +117,10 @@ def _quiet() -> None:
     # In-memory batches need no workers; the advice to add some is wrong here.
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
+    # The task's own ModelCheckpoint replacing the default one is intended, not news.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "configure_callbacks" not in record.getMessage()
+    )
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
     os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:lightning.pytorch.trainer.connectors.data_connector")
 

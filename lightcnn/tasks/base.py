@@ -71,7 +71,11 @@ class BaseTask(LightningModule):
             self.backbone = build_backbone(backbone, in_channels, image_size, backbone_args)
         else:
             if backbone_args:
-                raise LightCNNError("model.backbone_args only applies to a backbone given by name; put options in init_args")
+                raise LightCNNError(
+                    f"model.backbone_args {backbone_args} only applies to a backbone given by name, but model.backbone "
+                    f"is a {type(backbone).__name__} module; pass --model.backbone_args null (or remove it from the "
+                    f"config) and put its options in the backbone's init_args"
+                )
             self.backbone = check_backbone(backbone, in_channels, image_size)
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
@@ -107,6 +111,16 @@ class BaseTask(LightningModule):
             sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_train_start(self) -> None:
+        sched = self.lr_schedulers()
+        planned = getattr(sched, "total_steps", None)
+        if planned is not None and planned < self.trainer.estimated_stepping_batches:
+            raise LightCNNError(
+                f"the onecycle schedule in this checkpoint was planned for {planned} steps, but this run needs "
+                f"{int(self.trainer.estimated_stepping_batches)}: resume with the original trainer.max_epochs, "
+                f"or start a new run (or use scheduler: cosine/step/none) to train longer"
+            )
 
     @property
     def num_parameters(self) -> int:

@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny datasets in their true on-disk formats, registry isolation, real data."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lightcnn import plugins
+from lightcnn.cli import _import_builtins
+from lightcnn.registry import REGISTRIES
+
+_import_builtins()  # before any registry snapshot, so restoring one never loses a built-in
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
+    """Write ``array`` (uint8) as an IDX file: 0x0000, dtype 0x08, ndim, big-endian dims, data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def synthetic_digits(n_per_class: int, seed: int, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28x28 images: class c is a bright 8x8 square at its own place, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(num_classes), n_per_class)
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(len(labels), 28, 28)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        r, q = divmod(int(c), 4)
+        images[i, 2 + 8 * r : 10 + 8 * r, 1 + 7 * q : 8 + 7 * q] = 255
+    return images, labels.astype(np.uint8)
+
+
+def write_mnist_layout(root: Path, folder: str = "MNIST", n_train: int = 30, n_test: int = 10, gz: bool = False) -> Path:
+    """torchvision's raw layout, ``root/<folder>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``."""
+    raw = root / folder / "raw"
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = synthetic_digits(n, seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images, gz)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels, gz)
+    return root
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> Path:
+    """A tiny MNIST (300 train / 100 test synthetic digits) in torchvision's raw IDX layout."""
+    return write_mnist_layout(tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def isolated_registries():
+    """Each test sees the built-in registrations only, and no plugins imported by another test."""
+    saved = {k: dict(r._items) for k, r in REGISTRIES.items()}
+    imported = dict(plugins._imported)
+    mods = {k: v for k, v in sys.modules.items() if k == "plugins" or k.startswith("plugins.")}
+    yield
+    for k, r in REGISTRIES.items():
+        r._items.clear()
+        r._items.update(saved[k])
+    plugins._imported.clear()
+    plugins._imported.update(imported)
+    for k in [k for k in sys.modules if k == "plugins" or k.startswith("plugins.")]:
+        del sys.modules[k]
+    sys.modules.update(mods)
+
+
+@pytest.fixture(scope="session")
+def real_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real datasets, materialized from ../shared/data (skip when that folder is absent)."""
+    if not (SHARED_DATA / "materialize.py").is_file():
+        pytest.skip("../shared/data is not here")
+    local = REPO / ".data"
+    if (local / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        return local
+    out = tmp_path_factory.mktemp("real")
+    subprocess.run([sys.executable, str(SHARED_DATA / "materialize.py"), str(out)], check=True, capture_output=True)
+    return out

@@ -1,0 +1,95 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lightcnn.errors import LightCNNError
+from lightcnn.plugins import discover
+from lightcnn.registry import BACKBONES
+
+PLUGIN = """
+from torch import nn
+from lightcnn.registry import BACKBONES
+
+@BACKBONES.register("{name}")
+class {cls}(nn.Module):
+    def __init__(self, in_channels: int = 1, width: int = 4):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = width
+
+    def forward(self, x):
+        return self.pool(self.conv(x)).flatten(1)
+"""
+
+
+def write_plugin(folder: Path, stem: str, name: str, cls: str = "Net", body: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.py"
+    path.write_text(textwrap.dedent(body) if body is not None else PLUGIN.format(name=name, cls=cls))
+    return path
+
+
+def test_discovers_cwd_plugins_and_plugin_path_in_order(tmp_path, monkeypatch):
+    write_plugin(tmp_path / "plugins", "b_net", "b_net")
+    write_plugin(tmp_path / "plugins", "a_net", "a_net")
+    write_plugin(tmp_path / "elsewhere", "c_net", "c_net")
+    write_plugin(tmp_path / "plugins", "_private", "never")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "elsewhere"))
+    assert discover() == ["plugins.a_net", "plugins.b_net", "plugins.c_net"]
+    assert {"a_net", "b_net", "c_net"} <= set(BACKBONES) and "never" not in BACKBONES
+    assert BACKBONES.get("a_net").__module__ == "plugins.a_net"  # importable again by class_path
+    assert discover() == []  # idempotent
+
+
+def test_plugin_import_error_names_file_and_line(tmp_path, monkeypatch):
+    body = """
+    import torch
+
+    x = 1
+    raise RuntimeError("boom")
+    """
+    path = write_plugin(tmp_path / "plugins", "broken", "", body=body)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LightCNNError) as err:
+        discover()
+    assert f"{path.resolve()}:5" in str(err.value).replace(str(path), str(path.resolve()))
+    assert "RuntimeError: boom" in str(err.value)
+
+
+def test_plugin_syntax_error_names_file_and_line(tmp_path, monkeypatch):
+    path = write_plugin(tmp_path / "plugins", "typo", "", body="import torch\ndef f(:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LightCNNError, match=rf"{path.name}:2 failed to import: SyntaxError"):
+        discover()
+
+
+def test_duplicate_plugin_name_names_both_files(tmp_path, monkeypatch):
+    first = write_plugin(tmp_path / "plugins", "one", "twin", cls="One")
+    second = write_plugin(tmp_path / "plugins", "two", "twin", cls="Two")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LightCNNError) as err:
+        discover()
+    msg = str(err.value)
+    assert "duplicate backbone name 'twin'" in msg
+    assert first.name in msg and second.name in msg
+
+
+def test_same_file_stem_in_two_folders_is_an_error(tmp_path, monkeypatch):
+    a = write_plugin(tmp_path / "plugins", "net", "net_a")
+    b = write_plugin(tmp_path / "other", "net", "net_b")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "other"))
+    with pytest.raises(LightCNNError) as err:
+        discover()
+    assert str(a) in str(err.value) and str(b) in str(err.value)
+
+
+def test_plugin_path_folder_with_plugins_subfolder(tmp_path, monkeypatch):
+    write_plugin(tmp_path / "project" / "plugins", "deep", "deep_net")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "project"))
+    discover()
+    assert "deep_net" in BACKBONES
