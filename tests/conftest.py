@@ -89,3 +89,48 @@ def real_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("real")
     subprocess.run([sys.executable, str(SHARED_DATA / "materialize.py"), str(out)], check=True, capture_output=True)
     return out
+
+
+def write_cifar_layout(root: Path, hundred: bool = False, n_per_class: int = 4, bytes_keys: bool = True) -> Path:
+    """CIFAR "python version" pickles (protocol 2, bytes keys, as the official Python 2 files)."""
+    import pickle
+
+    def key(k: str):
+        return k.encode() if bytes_keys else k
+
+    rng = np.random.default_rng(0)
+    folder = root / ("cifar-100-python" if hundred else "cifar-10-batches-py")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def dump(name: str, obj: dict) -> None:
+        with open(folder / name, "wb") as f:
+            pickle.dump({key(k): v for k, v in obj.items()}, f, protocol=2)
+
+    if hundred:
+        from lightcnn.data.cifar100 import COARSE, FINE, FINE_TO_COARSE
+
+        for name, n in (("train", n_per_class), ("test", 1)):
+            fine = np.repeat(np.arange(100), n)
+            data = rng.integers(0, 256, size=(len(fine), 3072), dtype=np.uint8)
+            dump(name, {"data": data, "fine_labels": fine.tolist(), "coarse_labels": [FINE_TO_COARSE[f] for f in fine]})
+        dump("meta", {"fine_label_names": FINE, "coarse_label_names": COARSE})
+    else:
+        for i, name in enumerate([f"data_batch_{j}" for j in range(1, 6)] + ["test_batch"]):
+            labels = np.repeat(np.arange(10), n_per_class)
+            data = np.full((len(labels), 3072), i, dtype=np.uint8)  # batch index as pixel value
+            data[:, :1024] = labels[:, None] * 20  # red channel encodes the label
+            dump(name, {"data": data, "labels": labels.tolist()})
+        dump("batches.meta", {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]})
+    return root
+
+
+def write_image_folder(root: Path, classes: dict[str, int], size: tuple[int, int] = (20, 12)) -> Path:
+    """``root/<class>/img_XX.png`` with solid colours per class."""
+    from PIL import Image
+
+    for c, (name, n) in enumerate(classes.items()):
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.new("RGB", size, (c * 40 % 256, i * 10 % 256, 100)).save(d / f"img_{i:02d}.png")
+    return root
