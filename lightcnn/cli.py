@@ -126,13 +126,47 @@ def _quiet() -> None:
 
 
 def _import_builtins() -> None:
+    import lightcnn.augment  # noqa: F401
     import lightcnn.callbacks  # noqa: F401
     import lightcnn.data  # noqa: F401
     import lightcnn.models  # noqa: F401
     import lightcnn.tasks  # noqa: F401
 
 
-EXTRA_COMMANDS = {"list": _list}
+def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataModule:
+    """Instantiate only the ``data`` section of a run config (plus ``--data.*`` overrides)."""
+    from jsonargparse import ActionConfigFile
+
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_argument("--config", action=ActionConfigFile)
+    parser.add_lightning_class_args(LightningDataModule, "data", subclass_mode=True)
+    for other in ("trainer", "model", "seed_everything", "name", "ckpt_path"):
+        parser.add_argument(f"--{other}", type=Any, default=None)  # parsed elsewhere; ignored here
+    cfg = parser.parse_args(["--config", config, *overrides])
+    return parser.instantiate_classes(cfg).data
+
+
+def _preview_augment(argv: list[str]) -> int:
+    from lightcnn.augment.preview import preview_png
+    from lightcnn.io import atomic_write
+
+    p = argparse.ArgumentParser(prog="lightcnn preview-augment", description="Grid of augmented training images.")
+    p.add_argument("--config", "-c", required=True, help="a run config with data.init_args.augment")
+    p.add_argument("--n", type=int, default=8, help="augmented versions per image (default 8)")
+    p.add_argument("--rows", type=int, default=6, help="images, one class after another (default 6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="aug.png", help="PNG to write (default aug.png)")
+    a, overrides = p.parse_known_args(argv)
+    if a.n < 1 or a.rows < 1:
+        raise LightCNNError(f"--n and --rows must be >= 1, got {a.n} and {a.rows}")
+    dm = datamodule_from_config(a.config, overrides)
+    with atomic_write(a.out, "wb") as f:
+        f.write(preview_png(dm, n=a.n, rows=a.rows, seed=a.seed))
+    print(f"wrote {a.out}")
+    return 0
+
+
+EXTRA_COMMANDS = {"list": _list, "preview-augment": _preview_augment}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,25 @@ def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
+def accepted_options(factory: Any) -> tuple[set[str], bool]:
+    """Parameter names a factory accepts, and whether it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return set(), True
+    names = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def check_options(factory: Any, options: dict[str, Any], what: str, hidden: tuple[str, ...] = ()) -> None:
+    """Raise a ``LightCNNError`` naming every option ``factory`` does not take, and the valid ones."""
+    names, var_kw = accepted_options(factory)
+    bad = [] if var_kw else sorted(set(options) - names)
+    if bad:
+        valid = sorted(names - set(hidden))
+        raise LightCNNError(f"{what} has no option {', '.join(map(repr, bad))}; valid options: {valid}")
+
+
 class Registry:
     """A mapping from lowercase-or-class names to objects, filled by a decorator.
 

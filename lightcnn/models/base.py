@@ -7,27 +7,16 @@ backbone never needs ``num_classes``.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
 from lightcnn.errors import LightCNNError
-from lightcnn.registry import BACKBONES, _where
+from lightcnn.registry import BACKBONES, _where, accepted_options, check_options
 
 # Arguments the task supplies from the DataModule; a factory receives those it declares.
 DATA_ARGS = ("in_channels", "image_size")
-
-
-def _accepts(factory: Any) -> tuple[set[str], bool]:
-    """Parameter names a factory accepts, and whether it takes ``**kwargs``."""
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return set(), True
-    names = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
 def build_backbone(name: str, in_channels: int, image_size: int, args: dict[str, Any] | None = None) -> nn.Module:
@@ -43,17 +32,14 @@ def build_backbone(name: str, in_channels: int, image_size: int, args: dict[str,
     """
     factory = BACKBONES.get(name)
     args = dict(args or {})
-    names, var_kw = _accepts(factory)
+    names, var_kw = accepted_options(factory)
     clash = sorted(set(args) & set(DATA_ARGS))
     if clash:
         raise LightCNNError(
             f"backbone_args for {name!r} set {clash}: these come from the data module; "
             f"set them on the data (e.g. data.init_args.grayscale / image_size) instead"
         )
-    bad = sorted(set(args) - names) if not var_kw else []
-    if bad:
-        valid = sorted(names - set(DATA_ARGS))
-        raise LightCNNError(f"backbone {name!r} has no option {', '.join(map(repr, bad))}; valid options: {valid}")
+    check_options(factory, args, f"backbone {name!r}", hidden=DATA_ARGS)
     data = {"in_channels": in_channels, "image_size": image_size}
     kwargs = {k: v for k, v in data.items() if k in names or (var_kw and k == "in_channels")}
     try:

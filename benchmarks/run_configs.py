@@ -1,0 +1,69 @@
+"""Train and test configs end to end and tabulate test accuracy, epochs and wall time.
+
+    python ../shared/data/materialize.py .data
+    python benchmarks/run_configs.py --root .data configs/cifar10_base.yaml configs/cifar10_aug.yaml
+    # -> benchmarks/results/configs.json and a Markdown table on stdout
+
+Each config runs as `lightcnn fit` then `lightcnn test --ckpt_path best` in a fresh process, in
+runs/bench/<config stem>/version_N. "fit s" is the training wall time summed over epochs
+(time/fit_s, validation included, start-up and data loading excluded); "command s" is the whole
+`lightcnn fit` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def last(rows: list[dict[str, str]], key: str) -> float | None:
+    vals = [float(r[key]) for r in rows if r.get(key)]
+    return vals[-1] if vals else None
+
+
+def run(config: Path, root: str, runs: Path) -> dict:
+    args = ["--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs), *QUIET]
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lightcnn", "fit", *args], check=True)
+    command_s = time.perf_counter() - t
+    subprocess.run([sys.executable, "-m", "lightcnn", "test", *args, "--ckpt_path", "best"], check=True)
+    run_dir = sorted((runs / config.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv", newline="")))
+    epochs = len({r["epoch"] for r in rows if r.get("train/loss_epoch")})
+    return {
+        "config": config.name, "run": str(run_dir), "epochs": epochs,
+        "params": int(last(rows, "model/params") or 0),
+        "train_acc": last(rows, "train/acc"), "best_val_acc": max(float(r["val/acc"]) for r in rows if r.get("val/acc")),
+        "test_acc": last(rows, "test/acc"), "test_f1": last(rows, "test/f1"),
+        "fit_s": last(rows, "time/fit_s"), "command_s": command_s,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("configs", nargs="+", type=Path)
+    p.add_argument("--root", default=".data")
+    p.add_argument("--runs", type=Path, default=Path("runs/bench"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/configs.json"))
+    a = p.parse_args()
+    results = json.loads(a.out.read_text()) if a.out.is_file() else {}
+    for config in a.configs:
+        results[config.name] = run(config, a.root, a.runs)
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(results, indent=2))
+    print("| config | params | epochs | train acc | best val acc | test acc | fit s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results.values():
+        print(f"| `{r['config']}` | {r['params']:,} | {r['epochs']} | {r['train_acc']:.4f} | {r['best_val_acc']:.4f} "
+              f"| **{r['test_acc']:.4f}** | {r['fit_s']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""``lightcnn preview-augment``: a PNG grid of training images and N augmented versions of each."""
+
+from __future__ import annotations
+
+import io
+
+import torch
+
+from lightcnn.data.base import InMemoryDataModule
+from lightcnn.errors import LightCNNError
+
+
+def pick_examples(y: torch.Tensor, rows: int) -> torch.Tensor:
+    """Indices of ``rows`` images, cycling through the classes so each row shows another class."""
+    by_class = [(y == c).nonzero().flatten() for c in range(int(y.max()) + 1)]
+    picks, depth = [], 0
+    while len(picks) < min(rows, len(y)):
+        for idx in by_class:
+            if depth < len(idx) and len(picks) < rows:
+                picks.append(int(idx[depth]))
+        depth += 1
+    return torch.tensor(picks)
+
+
+def preview_png(dm: InMemoryDataModule, n: int = 8, rows: int = 6, seed: int = 0) -> bytes:
+    """Render originals (first column) and ``n`` augmented versions each, labelled by class.
+
+    Raises:
+        LightCNNError: the DataModule has no ``augment`` list.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if dm.augment is None:
+        raise LightCNNError(f"{type(dm).__name__} has no augmentation to preview: set data.init_args.augment in the config")
+    dm.setup("fit")
+    x_all, y_all = dm.splits["train"]
+    idx = pick_examples(y_all, rows)
+    x = x_all[idx].float() / 255
+    g = torch.Generator().manual_seed(seed)
+    shown = [dm.augment.eval_transform(x)] + [dm.augment(x.clone(), g) for _ in range(n)]
+    fig, axes = plt.subplots(len(idx), n + 1, figsize=(1.3 * (n + 1), 1.4 * len(idx)), squeeze=False)
+    for r in range(len(idx)):
+        for c, batch in enumerate(shown):
+            ax = axes[r][c]
+            img = batch[r].permute(1, 2, 0).clamp(0, 1).numpy()
+            ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(dm.class_names[int(y_all[idx[r]])], fontsize=8)
+            if r == 0:
+                ax.set_title("original" if c == 0 else f"aug {c}", fontsize=8)
+    fig.suptitle(repr(dm.augment), fontsize=7, wrap=True)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

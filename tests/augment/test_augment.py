@@ -1,0 +1,139 @@
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lightcnn.augment import Pipeline
+from lightcnn.augment.color import luma
+from lightcnn.cli import main
+from lightcnn.data.mnist import MNISTDataModule
+from lightcnn.errors import LightCNNError
+from lightcnn.registry import AUGMENTATIONS
+
+
+def batch(n=16, c=3, s=12, seed=0):
+    return torch.rand(n, c, s, s, generator=torch.Generator().manual_seed(seed))
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+def test_every_augmentation_keeps_shape_range_and_is_seeded(name):
+    op = AUGMENTATIONS.get(name)(p=1.0)
+    x = batch()
+    a, b = op(x.clone(), gen(1)), op(x.clone(), gen(1))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b)
+    assert torch.equal(AUGMENTATIONS.get(name)(p=0.0)(x.clone(), gen(1)), x)
+
+
+def test_probability_selects_images():
+    x = batch(n=2000, c=1, s=2)
+    out = AUGMENTATIONS.get("hflip")(p=0.3)(x, gen())
+    flipped = (out != x).flatten(1).any(1).float().mean().item()
+    assert flipped == pytest.approx(0.3, abs=0.04)
+
+
+def test_flips_are_exact():
+    x = batch()
+    assert torch.equal(AUGMENTATIONS.get("hflip")(p=1)(x, gen()), x.flip(-1))
+    assert torch.equal(AUGMENTATIONS.get("vflip")(p=1)(x, gen()), x.flip(-2))
+
+
+def test_random_crop_takes_windows_of_the_padded_image():
+    x = torch.arange(64.0).view(1, 1, 8, 8).repeat(50, 1, 1, 1) / 64
+    out = AUGMENTATIONS.get("random_crop")(padding=2, padding_mode="constant")(x, gen())
+    padded = torch.nn.functional.pad(x[0], (2, 2, 2, 2))
+    windows = {tuple(padded[0, i : i + 8, j : j + 8].flatten().tolist()) for i in range(5) for j in range(5)}
+    assert all(tuple(o[0].flatten().tolist()) in windows for o in out)
+    assert len({tuple(o.flatten().tolist()) for o in out}) > 5  # offsets differ per image
+
+
+def test_smaller_crop_centre_crops_at_eval_and_sets_the_image_size():
+    pipe = Pipeline.from_config([{"name": "random_crop", "size": 6, "padding": 0}])
+    x = batch(s=10)
+    assert pipe(x.clone(), gen()).shape[-2:] == (6, 6)
+    assert torch.equal(pipe.eval_transform(x), x[..., 2:8, 2:8])
+    assert pipe.output_size(10) == 6
+
+
+def test_brightness_scales_each_image_within_range():
+    x = batch(n=64).clamp(0.1, 0.5)
+    out = AUGMENTATIONS.get("brightness")(factor=0.3)(x, gen())
+    ratio = (out / x).flatten(1)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-5)  # one factor per image
+    assert ratio.min() >= 0.7 - 1e-6 and ratio.max() <= 1.3 + 1e-6 and ratio[:, 0].std() > 0.05
+
+
+def test_grayscale_hue_and_saturation_identities():
+    x = batch()
+    gray = AUGMENTATIONS.get("grayscale")(p=1)(x, gen())
+    assert torch.allclose(gray[:, 0], gray[:, 1]) and torch.allclose(gray[:, 0:1], luma(x))
+    assert torch.allclose(AUGMENTATIONS.get("hue")(factor=0.0)(x, gen()), x, atol=1e-5)
+    mid = x * 0.2 + 0.4  # low chroma: rotated colours stay in gamut, no clamping
+    hued = AUGMENTATIONS.get("hue")(factor=0.5)(mid, gen())
+    assert torch.allclose(luma(hued), luma(mid), atol=1e-4)  # hue rotation keeps luma
+    assert torch.allclose(AUGMENTATIONS.get("saturation")(factor=0.0)(x, gen()), x, atol=1e-6)
+    assert torch.allclose(AUGMENTATIONS.get("rotation")(degrees=0.0)(x, gen()), x, atol=1e-5)
+
+
+def test_cutout_blanks_a_square():
+    out = AUGMENTATIONS.get("cutout")(size=4)(torch.ones(200, 1, 16, 16), gen())
+    blank = (out == 0).sum(dim=(1, 2, 3))
+    assert blank.max() == 16 and blank.min() >= 4  # a 4x4 square, clipped at the border
+
+
+@pytest.mark.parametrize(
+    "entries, match",
+    [
+        ([{"name": "rotation", "degrees": 500}], r"rotation: degrees=500 is out of range; valid: \[0.0, 180.0\]"),
+        ([{"name": "hflip", "p": -0.1}], r"hflip: p=-0.1 is out of range"),
+        ([{"name": "hflip", "prob": 0.5}], r"hflip \(data.augment\[0\]\) has no option 'prob'; valid options: \['p'\]"),
+        ([{"name": "rotaton"}], "did you mean: rotation"),
+        (["hflip"], r"data.augment\[0\] must be a mapping with a 'name'"),
+    ],
+)
+def test_bad_parameters_are_named_with_the_valid_range(entries, match):
+    with pytest.raises(LightCNNError, match=match):
+        Pipeline.from_config(entries)
+
+
+def test_applied_in_training_only(mnist_root):
+    dm = MNISTDataModule(root=str(mnist_root), download=False, augment=[{"name": "hflip", "p": 1.0}], mean=[0.0], std=[1.0])
+    xb = torch.randint(0, 255, (4, 1, 28, 28), dtype=torch.uint8)
+    yb = torch.zeros(4, dtype=torch.long)
+    dm.trainer = SimpleNamespace(training=False)
+    assert torch.equal(dm.on_after_batch_transfer((xb, yb), 0)[0], xb.float() / 255)
+    dm.trainer = SimpleNamespace(training=True)
+    assert torch.equal(dm.on_after_batch_transfer((xb, yb), 0)[0], xb.float().flip(-1) / 255)
+
+
+def test_generator_state_survives_a_checkpoint(mnist_root):
+    aug = [{"name": "rotation", "degrees": 30}]
+    a = MNISTDataModule(root=str(mnist_root), download=False, augment=aug, mean=[0.0], std=[1.0])
+    a.trainer = SimpleNamespace(training=True)
+    xb, yb = torch.randint(0, 255, (4, 1, 28, 28), dtype=torch.uint8), torch.zeros(4, dtype=torch.long)
+    a.on_after_batch_transfer((xb, yb), 0)
+    b = MNISTDataModule(root=str(mnist_root), download=False, augment=aug, mean=[0.0], std=[1.0])
+    b.trainer = a.trainer
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.on_after_batch_transfer((xb, yb), 0)[0], b.on_after_batch_transfer((xb, yb), 0)[0])
+
+
+def test_preview_augment_writes_a_png(mnist_root, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model: {class_path: ClassificationTask}\n"
+        "data:\n  class_path: MNISTDataModule\n  init_args:\n"
+        f"    root: {mnist_root}\n    download: false\n"
+        "    augment: [{name: rotation, degrees: 30}, {name: cutout, size: 6}]\n"
+    )
+    out = tmp_path / "aug.png"
+    assert main(["preview-augment", "--config", str(cfg), "--n", "3", "--rows", "4", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["preview-augment", "--config", str(cfg), "--data.augment", "null", "--out", str(tmp_path / "x.png")]) == 2
+    assert "no augmentation to preview" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
