@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
@@ -84,6 +85,8 @@ class LightCNNCLI(LightningCLI):
             self.subcommand = sub
             ckpt, self._run_dir = resolve_ckpt_path(self.config[sub].get("ckpt_path"), self._experiment_dir(), sub)
             self.config[sub]["ckpt_path"] = ckpt
+            if self._run_dir is not None and self._run_dir.parent.resolve() != self._experiment_dir().resolve():
+                self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         cfg = self._section()
@@ -166,7 +169,56 @@ def _preview_augment(argv: list[str]) -> int:
     return 0
 
 
-EXTRA_COMMANDS = {"list": _list, "preview-augment": _preview_augment}
+def _checkpoint_and_data(prog: str, description: str, argv: list[str], extra) -> tuple:  # noqa: ANN001
+    from lightcnn.inference import check_compatible, load_task
+
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint (e.g. runs/x/version_0/checkpoints/best.ckpt)")
+    p.add_argument("--config", "-c", required=True, help="a config whose data section gives the images")
+    extra(p)
+    a, overrides = p.parse_known_args(argv)
+    task = load_task(a.ckpt)
+    dm = datamodule_from_config(a.config, overrides)
+    check_compatible(task, dm, a.ckpt)
+    return a, task, dm
+
+
+def _embed(argv: list[str]) -> int:
+    from lightcnn.inference import embed_split, save_npz
+
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--split", default="test", choices=["train", "val", "test"])
+        p.add_argument("--out", default="embeddings.npz", help="npz with embeddings, labels, class_names")
+
+    a, task, dm = _checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
+    emb, y = embed_split(task, dm, a.split)
+    save_npz(a.out, embeddings=emb.numpy(), labels=y.numpy(), class_names=np.array(dm.class_names),
+             heldout=np.array(getattr(dm, "heldout_class_ids", []), dtype=np.int64))
+    print(f"wrote {a.out}: {tuple(emb.shape)} embeddings of the {a.split} split")
+    return 0
+
+
+def _knn(argv: list[str]) -> int:
+    from lightcnn.inference import embed_split, knn_classify
+
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--k", type=int, default=5)
+        p.add_argument("--reference", default="train", choices=["train", "val", "test"])
+        p.add_argument("--query", default="test", choices=["train", "val", "test"])
+
+    a, task, dm = _checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra)
+    ref, ref_y = embed_split(task, dm, a.reference)
+    query, query_y = embed_split(task, dm, a.query)
+    pred = knn_classify(ref, ref_y, query, a.k, dm.num_classes)
+    print(f"{a.k}-NN accuracy of {a.query} against {a.reference}: {(pred == query_y).float().mean():.4f} ({len(query_y)} images)")
+    for c, name in enumerate(dm.class_names):
+        m = query_y == c
+        if m.any():
+            print(f"  {name:>20}: {(pred[m] == c).float().mean():.4f} ({int(m.sum())})")
+    return 0
+
+
+EXTRA_COMMANDS = {"list": _list, "preview-augment": _preview_augment, "embed": _embed, "knn": _knn}
 
 
 def main(argv: list[str] | None = None) -> int:

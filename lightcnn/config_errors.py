@@ -65,11 +65,34 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         close = difflib.get_close_matches(given, names, n=3, cutoff=0.4)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         return f"unknown {kind} {given!r} for '{section}'{where}; {hint}valid: {', '.join(names)} (or a class_path)"
-    if m := re.search(r"Expected a (.+?)\. Got value: (.*)", message):
-        expected = re.sub(r"<class '([^']+)'>", r"\1", m.group(1)).replace("typing.", "")
-        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {expected}"
+    inner = message[message.rfind('Parser key "') :] if len(keys) > 1 else message
+    if m := re.search(r"Expected a (.+?)\. Got value: (.*)", inner):
+        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {_type_name(m.group(1))}"
+    subtypes, given = re.search(r"Subtypes: \[(.+?)\]\n", inner), re.search(r"Given value: (.*)", inner)
+    if subtypes and given and len(keys) > 1:
+        options = [_type_name(t) for t in _split_top_level(subtypes.group(1))]
+        return f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}"
     detail = [ln for ln in lines if not re.match(r"(Subtypes|Given value|Errors:|- Expected a <class 'NoneType'>|Does not validate)", ln.lstrip("- "))]
     return f"invalid configuration{where} at '{key or section}': " + " | ".join(detail[:6])
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``"<class 'int'>, typing.Dict[str, typing.Any]"`` at commas outside brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [p for p in [*parts, cur.strip()] if p]
+
+
+def _type_name(text: str) -> str:
+    """``<class 'int'>`` -> ``int``, ``<class 'NoneType'>`` -> ``null``, ``typing.Literal[...]`` -> ``Literal[...]``."""
+    text = re.sub(r"<class '([^']+)'>", r"\1", text).replace("typing.", "")
+    return "null" if text == "NoneType" else text
 
 
 def config_files_in(argv: list[str]) -> list[str]:

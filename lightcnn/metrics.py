@@ -44,3 +44,58 @@ def split_results(results: dict[str, torch.Tensor], stage: str, class_names: lis
         else:
             out[f"{stage}/{key}"] = value
     return out
+
+
+RETRIEVAL = {
+    "precision_at_1": "p_at_1",
+    "r_precision": "r_precision",
+    "mean_average_precision_at_r": "map_at_r",
+    "NMI": "nmi",
+    "AMI": "ami",
+}
+
+
+def _kmeans(x: torch.Tensor, num_clusters: int) -> torch.Tensor:
+    # PML's default k-means needs faiss; scikit-learn's is enough for NMI/AMI at these sizes.
+    from sklearn.cluster import KMeans
+
+    labels = KMeans(num_clusters, n_init=1, random_state=0).fit_predict(x.detach().cpu().numpy())
+    return torch.from_numpy(labels)
+
+
+def retrieval_metrics(emb: torch.Tensor, labels: torch.Tensor, clustering: bool = True) -> dict[str, float]:
+    """Leave-one-out retrieval within one set: every embedding queries all the others.
+
+    Uses pytorch-metric-learning's ``AccuracyCalculator`` with cosine similarity and
+    ``k="max_bin_count"`` (what MAP@R and R-precision need). Returns ``p_at_1``, ``r_precision``,
+    ``map_at_r`` and, with ``clustering`` (k-means with as many clusters as classes), ``nmi`` and
+    ``ami``. Sets with fewer than 2 images, or a class with a single image only, return NaN for
+    what cannot be computed.
+    """
+    from pytorch_metric_learning.distances import CosineSimilarity
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    include = [k for k in RETRIEVAL if clustering or k not in ("NMI", "AMI")]
+    if len(labels) < 2:
+        return {RETRIEVAL[k]: float("nan") for k in include}
+    if int(torch.unique(labels).numel()) < 2:
+        include = [k for k in include if k not in ("NMI", "AMI")]
+    calc = AccuracyCalculator(
+        include=tuple(include), k="max_bin_count", device=emb.device,
+        knn_func=CustomKNN(CosineSimilarity(), batch_size=2048), kmeans_func=_kmeans,
+    )
+    out = calc.get_accuracy(emb.float(), labels)
+    return {RETRIEVAL[k]: float(v) for k, v in out.items()}
+
+
+def retrieval_by_group(
+    emb: torch.Tensor, labels: torch.Tensor, heldout: list[int], clustering: bool = True
+) -> dict[str, dict[str, float]]:
+    """``retrieval_metrics`` for the ``seen`` classes, the ``heldout`` classes and ``all``, each
+    leave-one-out within its own images (queries and references from the same split)."""
+    is_held = torch.isin(labels, torch.tensor(heldout, dtype=labels.dtype, device=labels.device))
+    groups = {"all": torch.ones_like(is_held)}
+    if heldout:
+        groups = {"seen": ~is_held, "heldout": is_held, **groups}
+    return {g: retrieval_metrics(emb[m], labels[m], clustering) for g, m in groups.items() if m.any()}

@@ -79,3 +79,66 @@ class TensorBatches(Dataset):
 
     def __len__(self) -> int:
         return len(self.y)
+
+
+class MPerClassBatchSampler(Sampler[torch.Tensor]):
+    """Batches of ``classes_per_batch`` classes x ``m_per_class`` images each, rank-aware.
+
+    The draws are pytorch-metric-learning's ``MPerClassSampler`` (a fresh random set of classes
+    per batch; ``m`` images of each without replacement, or with replacement for a class that has
+    fewer than ``m``), seeded with ``seed + epoch``. Under DDP each rank takes whole batches
+    ``rank::world`` of one shared draw, so every rank's every batch keeps m images per class (a
+    DistributedSampler would interleave single indices and break that).
+
+    Args:
+        labels: ``(N,)`` labels of the training split.
+        classes_per_batch, m_per_class: batch composition.
+        batches_per_epoch: batches per epoch over all ranks (default: enough to cover N once).
+        seed: base seed.
+
+    Raises:
+        LightCNNError: fewer classes than ``classes_per_batch``, or ``m_per_class`` < 1.
+    """
+
+    def __init__(
+        self, labels: torch.Tensor, classes_per_batch: int, m_per_class: int,
+        batches_per_epoch: int | None = None, seed: int = 0,
+    ) -> None:
+        from lightcnn.errors import LightCNNError
+
+        present = int(torch.unique(labels).numel())
+        if m_per_class < 1 or classes_per_batch < 1:
+            raise LightCNNError(f"data.m_per_class and data.classes_per_batch must be >= 1, got {m_per_class}, {classes_per_batch}")
+        if classes_per_batch > present:
+            raise LightCNNError(
+                f"data.classes_per_batch={classes_per_batch} but the training split has only {present} classes; "
+                f"use classes_per_batch <= {present}"
+            )
+        self.labels = labels.cpu().numpy()
+        self.cpb, self.m, self.seed, self.epoch = classes_per_batch, m_per_class, seed, 0
+        self.batch_size = classes_per_batch * m_per_class
+        self.total = batches_per_epoch or -(-len(labels) // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        rank, world = rank_and_world()
+        return len(range(rank, self.total, world))
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        import numpy as np
+        from pytorch_metric_learning.samplers import MPerClassSampler
+        from pytorch_metric_learning.utils import common_functions as c_f
+
+        rank, world = rank_and_world()
+        # PML draws from the module-global c_f.NUMPY_RANDOM; swap in a seeded one while drawing.
+        saved = c_f.NUMPY_RANDOM
+        c_f.NUMPY_RANDOM = np.random.RandomState(self.seed + self.epoch)
+        try:
+            sampler = MPerClassSampler(self.labels, self.m, self.batch_size, length_before_new_iter=self.total * self.batch_size)
+            flat = torch.tensor(list(iter(sampler)), dtype=torch.long)
+        finally:
+            c_f.NUMPY_RANDOM = saved
+        batches = flat.view(self.total, self.batch_size)
+        yield from batches[rank::world]

@@ -130,7 +130,7 @@ def test_plugin_backbone_by_name_from_yaml_and_command_line(mnist_root, tmp_path
     [
         (["--model.lrr", "0.1"], "unknown key 'model.lrr'"),
         (["--model.optimizer", "sgdx"], "bad value for 'model.optimizer': got 'sgdx'"),
-        (["--data.batch_size", "abc"], "bad value for 'data.batch_size': got 'abc', expected int"),
+        (["--data.batch_size", "abc"], "bad value for 'data.batch_size': got 'abc', expected int or null"),
         (["--model", "Nope"], "unknown task 'Nope'"),
         (["--data", "MNISTDataModul"], "did you mean MNISTDataModule"),
         (["--model.backbone", "resnet18"], "did you mean: timm/resnet18"),

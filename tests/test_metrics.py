@@ -44,3 +44,52 @@ def test_split_results_keys():
     flat = split_results(compute(), "test", ["a", "b", "c", "d"])
     assert {"test/acc", "test/f1", "test/precision/a", "test/recall/d", "test/f1/c"} <= set(flat)
     assert not any("confusion" in k for k in flat)
+
+
+from lightcnn.metrics import retrieval_by_group, retrieval_metrics  # noqa: E402
+
+
+def test_retrieval_metrics_hand_worked():
+    # Class 0: a, b; class 1: c, d. Cosine neighbours: a->c (wrong), b->a (right), c->a (wrong), d->c (right).
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.8, -0.6], [0.95, 0.31], [0.6, 0.8]]), dim=1)
+    r = retrieval_metrics(emb, torch.tensor([0, 0, 1, 1]), clustering=False)
+    assert r["p_at_1"] == pytest.approx(0.5)
+    # R = 1 for every query, so R-precision = MAP@R = precision@1.
+    assert r["r_precision"] == pytest.approx(0.5) and r["map_at_r"] == pytest.approx(0.5)
+
+
+def map_at_r_reference(emb: torch.Tensor, labels: torch.Tensor) -> float:
+    """MAP@R from its definition (Musgrave et al. 2020), leave-one-out: for each query, rank the
+    others by cosine similarity, R = number of same-class others, AP@R = mean over i <= R of
+    precision@i counted only where rank i is a hit."""
+    sims = emb @ emb.T
+    aps = []
+    for q in range(len(labels)):
+        others = [i for i in range(len(labels)) if i != q]
+        order = sorted(others, key=lambda i: -float(sims[q, i]))
+        r = sum(int(labels[i] == labels[q]) for i in others)
+        hits, total = 0, 0.0
+        for rank, i in enumerate(order[:r], start=1):
+            if labels[i] == labels[q]:
+                hits += 1
+                total += hits / rank
+        aps.append(total / r)
+    return sum(aps) / len(aps)
+
+
+def test_map_at_r_against_its_definition():
+    g = torch.Generator().manual_seed(0)
+    emb = torch.nn.functional.normalize(torch.randn(30, 3, generator=g), dim=1)
+    labels = torch.arange(3).repeat(10)
+    ours = retrieval_metrics(emb, labels, clustering=False)["map_at_r"]
+    assert ours == pytest.approx(map_at_r_reference(emb, labels), abs=1e-6)
+
+
+def test_retrieval_groups_and_perfect_clusters():
+    emb = torch.nn.functional.normalize(torch.eye(4).repeat_interleave(5, dim=0) + 0.01 * torch.rand(20, 4), dim=1)
+    labels = torch.arange(4).repeat_interleave(5)
+    groups = retrieval_by_group(emb, labels, heldout=[3])
+    assert set(groups) == {"seen", "heldout", "all"}
+    assert groups["all"]["map_at_r"] == pytest.approx(1.0) and groups["all"]["nmi"] == pytest.approx(1.0)
+    assert groups["heldout"]["p_at_1"] == pytest.approx(1.0)
+    assert set(retrieval_by_group(emb, labels, heldout=[])) == {"all"}

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from lightcnn.samplers import IndexBatchSampler, TensorBatches
@@ -24,3 +25,56 @@ def test_tensor_batches_index_a_whole_batch():
     ds = TensorBatches(torch.arange(10).view(10, 1), torch.arange(10) * 2)
     x, y = ds[torch.tensor([3, 1])]
     assert x.flatten().tolist() == [3, 1] and y.tolist() == [6, 2]
+
+
+from lightcnn import samplers  # noqa: E402
+from lightcnn.errors import LightCNNError  # noqa: E402
+from lightcnn.samplers import MPerClassBatchSampler  # noqa: E402
+
+LABELS = torch.arange(6).repeat_interleave(torch.tensor([40, 40, 40, 40, 40, 3]))
+
+
+def test_every_batch_holds_m_images_of_each_of_its_classes():
+    s = MPerClassBatchSampler(LABELS, classes_per_batch=3, m_per_class=4, seed=0)
+    batches = list(s)
+    assert len(batches) == len(s) == -(-len(LABELS) // 12)  # default: cover the split once
+    for b in batches:
+        counts = torch.bincount(LABELS[b], minlength=6)
+        assert len(b) == 12 and sorted(counts[counts > 0].tolist()) == [4, 4, 4]
+
+
+def test_fixed_length_seeded_per_epoch():
+    s = MPerClassBatchSampler(LABELS, 2, 5, batches_per_epoch=7, seed=3)
+    first = torch.cat(list(s))
+    assert len(s) == 7 and torch.equal(first, torch.cat(list(s)))
+    s.set_epoch(1)
+    assert not torch.equal(first, torch.cat(list(s)))
+    assert torch.equal(first, torch.cat(list(MPerClassBatchSampler(LABELS, 2, 5, batches_per_epoch=7, seed=3))))
+
+
+def test_small_class_is_sampled_with_replacement():
+    s = MPerClassBatchSampler(LABELS, 6, 5, batches_per_epoch=4)
+    for b in s:
+        small = b[LABELS[b] == 5]
+        assert len(small) == 5 and set(small.tolist()) <= {200, 201, 202}
+
+
+def test_two_ranks_get_disjoint_whole_per_class_batches(monkeypatch):
+    per_rank = {}
+    for rank in (0, 1):
+        monkeypatch.setattr(samplers, "rank_and_world", lambda r=rank: (r, 2))
+        s = MPerClassBatchSampler(LABELS, 3, 4, batches_per_epoch=10, seed=0)
+        per_rank[rank] = list(s)
+        assert len(s) == 5
+        for b in per_rank[rank]:
+            counts = torch.bincount(LABELS[b], minlength=6)
+            assert sorted(counts[counts > 0].tolist()) == [4, 4, 4]
+    monkeypatch.setattr(samplers, "rank_and_world", lambda: (0, 1))
+    single = list(MPerClassBatchSampler(LABELS, 3, 4, batches_per_epoch=10, seed=0))
+    assert [b.tolist() for b in single[0::2]] == [b.tolist() for b in per_rank[0]]
+    assert [b.tolist() for b in single[1::2]] == [b.tolist() for b in per_rank[1]]
+
+
+def test_more_classes_per_batch_than_classes_is_an_error():
+    with pytest.raises(LightCNNError, match="classes_per_batch=7 but the training split has only 6 classes"):
+        MPerClassBatchSampler(LABELS, 7, 2)

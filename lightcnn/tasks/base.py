@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
 from lightcnn.errors import LightCNNError
@@ -36,6 +37,8 @@ class BaseTask(LightningModule):
     Raises:
         LightCNNError: bad option values, or a backbone that breaks the backbone contract.
     """
+
+    monitor, monitor_mode = "val/loss", "min"  # what the best checkpoint optimises; tasks override
 
     def __init__(
         self,
@@ -136,6 +139,15 @@ class BaseTask(LightningModule):
             self.log("time/epoch_s", seconds)
             self.log("time/fit_s", self._fit_seconds)
         self.log("model/params", float(self.num_parameters))
+
+    def configure_callbacks(self) -> list[Callback]:
+        """The best (by ``self.monitor``) and last checkpoints, as ``best.ckpt`` and ``last.ckpt``."""
+        return [
+            ModelCheckpoint(
+                monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
+                auto_insert_metric_name=False, enable_version_counter=False,
+            )
+        ]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lightcnn_fit_seconds"] = self._fit_seconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -89,8 +89,4 @@ class ClassificationTask(BaseTask):
         self._epoch_end("test")
 
     def configure_callbacks(self) -> list[Callback]:
-        best = ModelCheckpoint(
-            monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
-            auto_insert_metric_name=False, enable_version_counter=False,
-        )
-        return [best, ClassReport()]
+        return [*super().configure_callbacks(), ClassReport()]

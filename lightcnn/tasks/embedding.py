@@ -1,0 +1,139 @@
+"""Metric embedding: backbone + projection, L2-normalised, MultiSimilarity loss, retrieval metrics."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightcnn.errors import LightCNNError
+from lightcnn.metrics import retrieval_by_group
+from lightcnn.registry import TASKS
+from lightcnn.tasks.base import BaseTask
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@TASKS.register()
+class EmbeddingTask(BaseTask):
+    """Learn an embedding where images of one class are close (cosine similarity).
+
+    The defaults reproduce the labs' tensorflow-similarity set-up: MultiSimilarity loss with
+    alpha 2, beta 40, base 0.5, a MultiSimilarity miner with epsilon 0.1, 64-d embeddings.
+
+    Args:
+        embedding_dim: size of the L2-normalised embedding.
+        alpha, beta, base: pytorch-metric-learning ``MultiSimilarityLoss`` parameters.
+        miner: mine pairs with ``MultiSimilarityMiner(epsilon=miner_epsilon)`` before the loss.
+        baselines: at test, also report the metrics of raw pixels and of this net untrained
+            (its weights at construction, before any training), under ``test/baseline_pixels/...``
+            and ``test/baseline_untrained/...``.
+        **kwargs: see ``BaseTask``.
+
+    Validation and test log ``{stage}/{group}/{metric}`` for the groups ``seen``, ``heldout`` (the
+    DataModule's held-out classes, if any) and ``all``: precision@1 (``p_at_1``), R-precision,
+    MAP@R (``map_at_r``), NMI and AMI. Each group is evaluated leave-one-out within the split's own
+    images of that group. ``{stage}/map_at_r`` is the held-out MAP@R when classes are held out
+    (else all); the best checkpoint maximises ``val/map_at_r``. Train batches should be per-class
+    (``data.m_per_class``): the loss needs positive pairs.
+    """
+
+    monitor, monitor_mode = "val/map_at_r", "max"
+
+    def __init__(
+        self,
+        embedding_dim: int = 64,
+        alpha: float = 2.0,
+        beta: float = 40.0,
+        base: float = 0.5,
+        miner: bool = True,
+        miner_epsilon: float = 0.1,
+        baselines: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from pytorch_metric_learning import losses, miners
+
+        if embedding_dim < 1 or alpha <= 0 or beta <= 0 or miner_epsilon < 0:
+            raise LightCNNError(
+                f"model: need embedding_dim >= 1, alpha > 0, beta > 0, miner_epsilon >= 0; got "
+                f"{embedding_dim}, {alpha}, {beta}, {miner_epsilon}"
+            )
+        self.head = nn.Linear(self.backbone.num_features, embedding_dim)
+        self.loss_fn = losses.MultiSimilarityLoss(alpha=alpha, beta=beta, base=base)
+        self.miner = miners.MultiSimilarityMiner(epsilon=miner_epsilon) if miner else None
+        # The untrained net, kept out of the module tree so it is not trained, saved or moved.
+        self._untrained = [copy.deepcopy(nn.ModuleDict({"backbone": self.backbone, "head": self.head})).eval()] if baselines else []
+        self._collected: dict[str, dict[str, list[torch.Tensor]]] = {}
+        self.eval_embeddings: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.results: dict[str, dict[str, dict[str, float]]] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Unit-length embeddings ``(B, embedding_dim)`` of normalised images ``(B, C, H, W)``."""
+        return F.normalize(self.head(self.features(x)), dim=1)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        emb = self(x)
+        pairs = self.miner(emb, y) if self.miner is not None else None
+        loss = self.loss_fn(emb, y, pairs)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def _collect(self, stage: str, batch: Batch) -> None:
+        x, y = batch
+        store = self._collected.setdefault(stage, {"emb": [], "y": [], "pixels": [], "untrained": []})
+        store["emb"].append(self(x))
+        store["y"].append(y)
+        if stage == "test" and self._untrained:
+            net = self._untrained[0].to(x.device)
+            with torch.no_grad():
+                store["untrained"].append(F.normalize(net["head"](net["backbone"](x)), dim=1))
+            store["pixels"].append(F.normalize(x.flatten(1), dim=1))
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._collect("val", batch)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._collect("test", batch)
+
+    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        x, y = batch
+        return {"embedding": self(x), "target": y}
+
+    def _gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        local = torch.cat(parts)
+        if self.trainer.world_size > 1:  # every rank holds a different shard of the split
+            gathered = self.all_gather(local)
+            return gathered.flatten(0, 1)
+        return local
+
+    def _epoch_end(self, stage: str) -> None:
+        store = self._collected.pop(stage, None)
+        if not store or not store["emb"]:
+            return
+        heldout = list(getattr(self.trainer.datamodule, "heldout_class_ids", []) or [])
+        y = self._gather(store["y"])
+        emb = self._gather(store["emb"])
+        self.eval_embeddings[stage] = (emb.detach().cpu(), y.detach().cpu())
+        sources = {"": emb}
+        if store["untrained"]:
+            sources |= {"baseline_untrained/": self._gather(store["untrained"]), "baseline_pixels/": self._gather(store["pixels"])}
+        scalars: dict[str, float] = {}
+        for prefix, e in sources.items():
+            groups = retrieval_by_group(e.detach().cpu(), y.cpu(), heldout)
+            self.results[f"{stage}/{prefix}".rstrip("/")] = groups
+            scalars |= {f"{stage}/{prefix}{g}/{k}": v for g, res in groups.items() for k, v in res.items()}
+        scalars[f"{stage}/map_at_r"] = scalars[f"{stage}/{'heldout' if heldout else 'all'}/map_at_r"]
+        # Every rank computed the same values from the gathered embeddings: no further reduction.
+        self.log(f"{stage}/map_at_r", scalars.pop(f"{stage}/map_at_r"), prog_bar=True)
+        self.log_dict(scalars)
+
+    def on_validation_epoch_end(self) -> None:
+        self._epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._epoch_end("test")
