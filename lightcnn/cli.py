@@ -125,7 +125,8 @@ def _quiet() -> None:
         lambda record: "configure_callbacks" not in record.getMessage()
     )
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:lightning.pytorch.trainer.connectors.data_connector")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")  # Lightning's use of jsonargparse, not ours
 
 
 def _import_builtins() -> None:

@@ -93,3 +93,21 @@ def check_backbone(model: Any, in_channels: int, image_size: int, origin: str | 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def with_depth(widths: list[int], depth: int | None) -> list[int]:
+    """``widths`` truncated to ``depth`` entries, or extended by repeating the last one."""
+    out = list(widths)[: depth or len(widths)]
+    return out + [out[-1]] * ((depth or 0) - len(out))
+
+
+def dense_block(in_features: int, widths: list[int], batchnorm: bool, dropout: float) -> tuple[list[nn.Module], int]:
+    """Linear, [BatchNorm1d], ReLU, [Dropout] per width; returns the layers and the output width."""
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Linear(in_features, w, bias=not batchnorm)]
+        layers += [nn.BatchNorm1d(w)] if batchnorm else []
+        layers += [nn.ReLU(inplace=True)]
+        layers += [nn.Dropout(dropout)] if dropout else []
+        in_features = w
+    return layers, in_features

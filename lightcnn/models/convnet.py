@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from lightcnn.errors import LightCNNError
+from lightcnn.models.base import dense_block, with_depth
 from lightcnn.registry import BACKBONES
 
 
@@ -59,9 +60,7 @@ class ConvNet(nn.Module):
     ) -> None:
         super().__init__()
         _check_options(kernel_size, width, depth, dropout, padding)
-        chans = list(channels)[: depth or len(channels)]
-        chans += [chans[-1]] * ((depth or 0) - len(chans))
-        chans = [max(1, round(c * width)) for c in chans]
+        chans = [max(1, round(c * width)) for c in with_depth(list(channels), depth)]
         layers: list[nn.Module] = []
         size, prev = image_size, in_channels
         for i, c in enumerate(chans):
@@ -80,16 +79,8 @@ class ConvNet(nn.Module):
                     f"of {len(chans)} (kernel_size={kernel_size}, padding={padding!r}); "
                     f"use fewer layers (depth), padding 'same', or a larger image_size"
                 )
-        layers += [nn.Flatten()]
-        prev = prev * size * size
-        for d in (max(1, round(w * width)) for w in dense):
-            layers += [nn.Linear(prev, d, bias=not batchnorm)]
-            layers += [nn.BatchNorm1d(d)] if batchnorm else []
-            layers += [nn.ReLU(inplace=True)]
-            layers += [nn.Dropout(dropout)] if dropout else []
-            prev = d
-        self.layers = nn.Sequential(*layers)
-        self.num_features = prev
+        head, self.num_features = dense_block(prev * size * size, [max(1, round(w * width)) for w in dense], batchnorm, dropout)
+        self.layers = nn.Sequential(*layers, nn.Flatten(), *head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)

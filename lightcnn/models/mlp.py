@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lightcnn.errors import LightCNNError
+from lightcnn.models.base import dense_block, with_depth
 from lightcnn.registry import BACKBONES
 
 
@@ -43,18 +44,9 @@ class MLP(nn.Module):
                 f"MLP: need a non-empty hidden list, width > 0, depth >= 1 and dropout in [0, 1); "
                 f"got hidden={list(hidden)}, width={width}, depth={depth}, dropout={dropout}"
             )
-        sizes = list(hidden)[: depth or len(hidden)]
-        sizes += [sizes[-1]] * ((depth or 0) - len(sizes))
-        layers: list[nn.Module] = [nn.Flatten()]
-        prev = in_channels * image_size * image_size
-        for h in (max(1, round(s * width)) for s in sizes):
-            layers += [nn.Linear(prev, h, bias=not batchnorm)]
-            layers += [nn.BatchNorm1d(h)] if batchnorm else []
-            layers += [nn.ReLU(inplace=True)]
-            layers += [nn.Dropout(dropout)] if dropout else []
-            prev = h
-        self.layers = nn.Sequential(*layers)
-        self.num_features = prev
+        widths = [max(1, round(s * width)) for s in with_depth(list(hidden), depth)]
+        layers, self.num_features = dense_block(in_channels * image_size * image_size, widths, batchnorm, dropout)
+        self.layers = nn.Sequential(nn.Flatten(), *layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
