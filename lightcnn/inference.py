@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def load_task(ckpt: str | Path) -> BaseTask:
         hparams = torch.load(ckpt, map_location="cpu", weights_only=True).get("hyper_parameters", {})
         cls = _task_class(str(hparams.get("_class_path", "")), ckpt)
         task = cls.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
-    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, AttributeError) as err:
+    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, AttributeError, pickle.UnpicklingError) as err:
         raise LightCNNError(f"{ckpt} is not a lightcnn checkpoint ({type(err).__name__}: {err})") from err
     return task.eval()
 
