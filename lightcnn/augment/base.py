@@ -43,12 +43,12 @@ class BatchAugment:
         raise TypeError(f"{type(self).__name__} must define apply()")
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Augment the chosen images of ``x``, writing into ``x`` (the pipeline owns its batch)."""
         if self.p >= 1.0:
             return self.apply(x, g)
         chosen = (torch.rand(len(x), generator=g, device=x.device) < self.p).nonzero().flatten()
         if len(chosen) == 0:
             return x
-        x = x.clone()
         x[chosen] = self.apply(x[chosen], g)
         return x
 
@@ -98,6 +98,8 @@ class Pipeline:
         return cls(ops)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Apply every op in order. ``x`` may be modified in place: pass a batch you own
+        (training passes the float copy it has just made of the uint8 batch)."""
         for op in self.ops:
             x = op(x, g)
         return x.clamp_(0.0, 1.0)

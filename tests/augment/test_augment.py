@@ -32,7 +32,7 @@ def test_every_augmentation_keeps_shape_range_and_is_seeded(name):
 
 def test_probability_selects_images():
     x = batch(n=2000, c=1, s=2)
-    out = AUGMENTATIONS.get("hflip")(p=0.3)(x, gen())
+    out = AUGMENTATIONS.get("hflip")(p=0.3)(x.clone(), gen())  # ops write into the batch they get
     flipped = (out != x).flatten(1).any(1).float().mean().item()
     assert flipped == pytest.approx(0.3, abs=0.04)
 
