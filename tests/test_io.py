@@ -41,3 +41,15 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     with atomic_write(path) as f:
         f.write("new")
     assert path.read_text() == "new"
+
+
+def test_atomic_write_uses_normal_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "r.txt") as f:
+            f.write("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.txt").stat().st_mode & 0o777 == 0o644

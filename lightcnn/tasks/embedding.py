@@ -105,11 +105,18 @@ class EmbeddingTask(BaseTask):
         return {"embedding": self(x), "target": y}
 
     def _gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """All ranks' rows, in rank order. Shards may differ in length by a few rows (the
+        evaluation sampler does not pad with duplicates), and all_gather needs equal shapes: pad,
+        gather, trim."""
         local = torch.cat(parts)
-        if self.trainer.world_size > 1:  # every rank holds a different shard of the split
-            gathered = self.all_gather(local)
-            return gathered.flatten(0, 1)
-        return local
+        if self.trainer.world_size == 1:
+            return local
+        sizes = self.all_gather(torch.tensor([len(local)], device=local.device)).flatten().tolist()
+        pad = max(sizes) - len(local)
+        if pad:
+            local = torch.cat([local, local.new_zeros((pad, *local.shape[1:]))])
+        gathered = self.all_gather(local)
+        return torch.cat([gathered[r, :n] for r, n in enumerate(sizes)])
 
     def _epoch_end(self, stage: str) -> None:
         store = self._collected.pop(stage, None)
