@@ -78,7 +78,22 @@ class Pipeline:
     """
 
     def __init__(self, ops: list[BatchAugment]) -> None:
+        from lightcnn.augment.color import ColorAugment, color_composed
+        from lightcnn.augment.geometric import AffineAugment, warp_composed
+
         self.ops = ops
+        # Runs of consecutive affine ops (same fill) become one resampling, and runs of colour ops
+        # one per-image colour matrix: one pass over the pixels per run instead of one per op.
+        self._groups: list[tuple] = []
+        for op in ops:
+            kind = AffineAugment if isinstance(op, AffineAugment) else ColorAugment if isinstance(op, ColorAugment) else None
+            prev = self._groups[-1] if self._groups else None
+            if kind is not None and prev is not None and prev[0] is kind and (kind is ColorAugment or prev[2][-1].fill == op.fill):
+                prev[2].append(op)
+            elif kind is not None:
+                self._groups.append((kind, warp_composed if kind is AffineAugment else color_composed, [op]))
+            else:
+                self._groups.append((None, None, [op]))
 
     @classmethod
     def from_config(cls, entries: list[dict[str, Any]] | None) -> Pipeline | None:
@@ -100,9 +115,11 @@ class Pipeline:
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Apply every op in order. ``x`` may be modified in place: pass a batch you own
         (training passes the float copy it has just made of the uint8 batch)."""
-        for op in self.ops:
-            x = op(x, g)
-        return x.clamp_(0.0, 1.0)
+        # No final clamp: every op keeps [0, 1] (colour runs clamp what they touch; flips, crops,
+        # cutout and bilinear warps with a fill in [0, 1] cannot leave it).
+        for _, composed, ops in self._groups:
+            x = composed(ops, x, g) if composed is not None else ops[0](x, g)
+        return x
 
     def eval_transform(self, x: torch.Tensor) -> torch.Tensor:
         for op in self.ops:

@@ -23,18 +23,62 @@ def luma(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1, keepdim=True)
 
 
-def _per_image(v: torch.Tensor) -> torch.Tensor:
-    return v.view(-1, 1, 1, 1)
+class ColorAugment(BatchAugment):
+    """An op that is one affine colour map per image, ``x -> A x + b`` over channels.
+
+    Consecutive colour ops are composed by ``Pipeline`` into one map and one pass over the
+    pixels. Unlike applying them one by one, intermediate values are not clipped to [0, 1]:
+    only the result is.
+    """
+
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A (n, c, c), b (n, c))`` for images whose current channel means are ``mean (n, c)``."""
+        raise TypeError(f"{type(self).__name__} must define affine()")
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return color_composed([self], x, g)
 
 
-class _Factor(BatchAugment):
+def _weights(c: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor(LUMA if c == 3 else (1.0,) * c, device=device) / (1.0 if c == 3 else c)
+
+
+def color_composed(ops: list[ColorAugment], x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Apply consecutive colour ops as one per-image affine map ``A x + b`` (images no op chose
+    are left alone); each op sees the channel means its predecessors produced."""
+    n, c = x.shape[:2]
+    dev = x.device
+    mu = x.mean(dim=(2, 3))
+    eye = torch.eye(c, device=dev).expand(n, c, c)
+    a, b = eye, torch.zeros(n, c, device=dev)
+    touched = torch.zeros(n, dtype=torch.bool, device=dev)
+    for op in ops:
+        chosen = torch.rand(n, generator=g, device=dev) < op.p if op.p < 1.0 else torch.ones(n, dtype=torch.bool, device=dev)
+        cur = (a @ mu[:, :, None]).squeeze(-1) + b
+        ai, bi = op.affine(n, c, cur, g)
+        ai = torch.where(chosen[:, None, None], ai, eye)
+        bi = torch.where(chosen[:, None], bi, torch.zeros_like(bi))
+        a, b = ai @ a, (ai @ b[:, :, None]).squeeze(-1) + bi
+        touched |= chosen
+    idx = touched.nonzero().flatten()
+    if len(idx):
+        # c multiply-adds instead of an einsum: per-image 3x3 matmuls run as slow tiny bmm's on CPU.
+        xs, ai = x[idx], a[idx]
+        out = b[idx, :, None, None].expand(len(idx), c, *x.shape[2:]).clone()
+        for j in range(c):
+            out.addcmul_(ai[:, :, j, None, None], xs[:, j : j + 1])
+        x[idx] = out.clamp_(0, 1)
+    return x
+
+
+class _Factor(ColorAugment):
     def __init__(self, factor: float, p: float, high: float = 1.0) -> None:
         super().__init__(p)
         self.check("factor", factor, 0.0, high)
         self.factor = factor
 
-    def draw(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        return _per_image(uniform(len(x), 1 - self.factor, 1 + self.factor, g, x.device))
+    def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        return uniform(n, 1 - self.factor, 1 + self.factor, g, device).view(n, 1, 1)
 
 
 @register("brightness")
@@ -44,8 +88,9 @@ class Brightness(_Factor):
     def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
         super().__init__(factor, p)
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        return (x * self.draw(x, g)).clamp_(0, 1)
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.draw(n, g, mean.device)
+        return f * torch.eye(c, device=mean.device), torch.zeros(n, c, device=mean.device)
 
 
 @register("contrast")
@@ -55,9 +100,10 @@ class Contrast(_Factor):
     def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
         super().__init__(factor, p)
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        mean = luma(x).mean(dim=(1, 2, 3), keepdim=True)
-        return ((x - mean) * self.draw(x, g) + mean).clamp_(0, 1)
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.draw(n, g, mean.device)
+        gray = (mean * _weights(c, mean.device)).sum(1)  # mean luma of each image
+        return f * torch.eye(c, device=mean.device), ((1 - f.view(n)) * gray)[:, None].expand(n, c)
 
 
 @register("saturation")
@@ -67,15 +113,16 @@ class Saturation(_Factor):
     def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
         super().__init__(factor, p)
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if x.shape[1] == 1:
-            return x
-        gray = luma(x)
-        return ((x - gray) * self.draw(x, g) + gray).clamp_(0, 1)
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.draw(n, g, mean.device)
+        eye = torch.eye(c, device=mean.device)
+        to_gray = torch.ones(c, 1, device=mean.device) @ _weights(c, mean.device)[None]
+        a = f * eye + (1 - f) * to_gray if c == 3 else eye.expand(n, c, c)
+        return a, torch.zeros(n, c, device=mean.device)
 
 
 @register("hue")
-class Hue(BatchAugment):
+class Hue(ColorAugment):
     """Shift hue by U(-factor, factor) of a full turn (factor <= 0.5); no-op on gray images.
 
     A rotation of the chroma plane in YIQ space: one 3x3 matrix per image, exact for luma and a
@@ -89,25 +136,25 @@ class Hue(BatchAugment):
         self.check("factor", factor, 0.0, 0.5)
         self.factor = factor
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        if x.shape[1] == 1:
-            return x
-        to_yiq = torch.tensor(self._TO_YIQ, device=x.device, dtype=x.dtype)
-        theta = uniform(len(x), -self.factor, self.factor, g, x.device) * (2 * math.pi)
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        rot = torch.zeros(len(x), 3, 3, device=x.device, dtype=x.dtype)
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = mean.device
+        theta = uniform(n, -self.factor, self.factor, g, dev) * (2 * math.pi)
+        if c != 3:
+            return torch.eye(c, device=dev).expand(n, c, c), torch.zeros(n, c, device=dev)
+        to_yiq = torch.tensor(self._TO_YIQ, device=dev)
+        rot = torch.zeros(n, 3, 3, device=dev)
         rot[:, 0, 0] = 1
-        rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
-        m = torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (b, 3, 3)
-        return torch.einsum("bij,bjhw->bihw", m, x).clamp_(0, 1)
+        rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = theta.cos(), -theta.sin(), theta.sin(), theta.cos()
+        return torch.linalg.inv(to_yiq) @ rot @ to_yiq, torch.zeros(n, 3, device=dev)
 
 
 @register("grayscale")
-class RandomGrayscale(BatchAugment):
+class RandomGrayscale(ColorAugment):
     """Replace the image by its luma (kept as 3 channels) with probability ``p`` (default 0.5)."""
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__(p)
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        return luma(x).expand_as(x).contiguous()
+    def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        to_gray = torch.ones(c, 1, device=mean.device) @ _weights(c, mean.device)[None]
+        return to_gray.expand(n, c, c), torch.zeros(n, c, device=mean.device)

@@ -11,14 +11,15 @@ import torch.nn.functional as F
 from lightcnn.augment.base import BatchAugment, register, uniform
 
 
-def _affine(x: torch.Tensor, angle: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor, fill: float) -> torch.Tensor:
-    """Rotate by ``angle`` (radians) and shift by ``(tx, ty)`` (fractions of the size), per image.
-
-    One ``affine_grid`` + bilinear ``grid_sample`` for the batch; pixels from outside get ``fill``.
-    """
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, -2 * tx], 1), torch.stack([sin, cos, -2 * ty], 1)], 1)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float) -> torch.Tensor:
+    """Sample each image at ``theta @ (x, y, 1)`` (normalised output coords -> input coords), bilinear;
+    pixels from outside get ``fill``. One ``affine_grid`` + ``grid_sample`` for the batch."""
+    # The sampling grid by broadcasting (F.affine_grid's batched matmul is slow for small images on CPU).
+    h, w = x.shape[-2:]
+    ys = ((torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1).view(1, h, 1)
+    xs = ((torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1).view(1, 1, w)
+    t = theta.to(x.dtype)[:, :2, :, None, None]  # (n, 2, 3, 1, 1)
+    grid = torch.stack([t[:, 0, 0] * xs + t[:, 0, 1] * ys + t[:, 0, 2], t[:, 1, 0] * xs + t[:, 1, 1] * ys + t[:, 1, 2]], -1)
     if fill == 0.0:
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     ones = torch.ones_like(x[:, :1])
@@ -26,8 +27,48 @@ def _affine(x: torch.Tensor, angle: torch.Tensor, tx: torch.Tensor, ty: torch.Te
     return out[:, :-1] + (1 - out[:, -1:]) * fill
 
 
+class AffineAugment(BatchAugment):
+    """An op that is one affine map per image. Consecutive ones with the same ``fill`` are composed
+    by ``Pipeline`` into a single resampling (one interpolation instead of several)."""
+
+    fill: float = 0.0
+
+    def matrices(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        """``(n, 3, 3)`` maps from output to input coordinates, identity for images not chosen."""
+        chosen = torch.rand(n, generator=g, device=device) < self.p if self.p < 1.0 else torch.ones(n, dtype=torch.bool, device=device)
+        m = self.draw(n, g, device)
+        eye = torch.eye(3, device=device).expand(n, 3, 3)
+        return torch.where(chosen[:, None, None], m, eye)
+
+    def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        raise TypeError(f"{type(self).__name__} must define draw()")
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return warp_composed([self], x, g)
+
+
+def warp_composed(ops: list[AffineAugment], x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Apply consecutive affine ops as one resampling: ``theta = M1 @ M2 @ ...`` per image (an
+    output pixel of op k samples op k-1's output at ``M_k p``); untouched images are skipped."""
+    theta = ops[0].matrices(len(x), g, x.device)
+    for op in ops[1:]:
+        theta = theta @ op.matrices(len(x), g, x.device)
+    moved = (theta - torch.eye(3, device=x.device)).abs().flatten(1).amax(1) > 1e-7
+    idx = moved.nonzero().flatten()
+    if len(idx):
+        x[idx] = _warp(x[idx], theta[idx], ops[0].fill)
+    return x
+
+
+def _matrix(cos: torch.Tensor, sin: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+    row0 = torch.stack([cos, -sin, -2 * tx], 1)
+    row1 = torch.stack([sin, cos, -2 * ty], 1)
+    row2 = torch.tensor([0.0, 0.0, 1.0], device=cos.device).expand(len(cos), 3)
+    return torch.stack([row0, row1, row2], 1)
+
+
 @register("rotation")
-class Rotation(BatchAugment):
+class Rotation(AffineAugment):
     """Rotate by an angle drawn from U(-degrees, degrees); corners filled with ``fill``."""
 
     def __init__(self, degrees: float = 15.0, p: float = 1.0, fill: float = 0.0) -> None:
@@ -36,14 +77,14 @@ class Rotation(BatchAugment):
         self.check("fill", fill, 0.0, 1.0)
         self.degrees, self.fill = degrees, fill
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        angle = uniform(len(x), -self.degrees, self.degrees, g, x.device) * (math.pi / 180)
+    def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        angle = uniform(n, -self.degrees, self.degrees, g, device) * (math.pi / 180)
         zero = torch.zeros_like(angle)
-        return _affine(x, angle, zero, zero, self.fill)
+        return _matrix(torch.cos(angle), torch.sin(angle), zero, zero)
 
 
 @register("translate")
-class Translate(BatchAugment):
+class Translate(AffineAugment):
     """Shift by U(-fraction, fraction) of the width and of the height, independently."""
 
     def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0) -> None:
@@ -52,10 +93,11 @@ class Translate(BatchAugment):
         self.check("fill", fill, 0.0, 1.0)
         self.fraction, self.fill = fraction, fill
 
-    def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        tx = uniform(len(x), -self.fraction, self.fraction, g, x.device)
-        ty = uniform(len(x), -self.fraction, self.fraction, g, x.device)
-        return _affine(x, torch.zeros_like(tx), tx, ty, self.fill)
+    def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        tx = uniform(n, -self.fraction, self.fraction, g, device)
+        ty = uniform(n, -self.fraction, self.fraction, g, device)
+        one, zero = torch.ones_like(tx), torch.zeros_like(tx)
+        return _matrix(one, zero, tx, ty)
 
 
 @register("random_crop")
@@ -89,12 +131,12 @@ class RandomCrop(BatchAugment):
             x = F.pad(x, (pad, pad, pad, pad), mode=self.padding_mode)
         top = torch.randint(0, h + 2 * pad - size + 1, (b,), generator=g, device=x.device)
         left = torch.randint(0, w + 2 * pad - size + 1, (b,), generator=g, device=x.device)
+        # One flat gather per image (4x faster here than 4-D advanced indexing).
         ar = torch.arange(size, device=x.device)
-        rows = (top[:, None] + ar)[:, None, :, None]  # (b, 1, size, 1)
-        cols = (left[:, None] + ar)[:, None, None, :]  # (b, 1, 1, size)
-        batch = torch.arange(b, device=x.device)[:, None, None, None]
-        chan = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-        return x[batch, chan, rows, cols]
+        wp = x.shape[-1]
+        flat = ((top[:, None] + ar)[:, :, None] * wp + (left[:, None] + ar)[:, None, :]).view(b, 1, size * size)
+        c = x.shape[1]
+        return x.reshape(b, c, -1).gather(2, flat.expand(b, c, size * size)).view(b, c, size, size)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         if self.p < 1.0 and self.size and self.size != x.shape[-1]:

@@ -39,13 +39,13 @@ def test_probability_selects_images():
 
 def test_flips_are_exact():
     x = batch()
-    assert torch.equal(AUGMENTATIONS.get("hflip")(p=1)(x, gen()), x.flip(-1))
-    assert torch.equal(AUGMENTATIONS.get("vflip")(p=1)(x, gen()), x.flip(-2))
+    assert torch.equal(AUGMENTATIONS.get("hflip")(p=1)(x.clone(), gen()), x.flip(-1))
+    assert torch.equal(AUGMENTATIONS.get("vflip")(p=1)(x.clone(), gen()), x.flip(-2))
 
 
 def test_random_crop_takes_windows_of_the_padded_image():
     x = torch.arange(64.0).view(1, 1, 8, 8).repeat(50, 1, 1, 1) / 64
-    out = AUGMENTATIONS.get("random_crop")(padding=2, padding_mode="constant")(x, gen())
+    out = AUGMENTATIONS.get("random_crop")(padding=2, padding_mode="constant")(x.clone(), gen())
     padded = torch.nn.functional.pad(x[0], (2, 2, 2, 2))
     windows = {tuple(padded[0, i : i + 8, j : j + 8].flatten().tolist()) for i in range(5) for j in range(5)}
     assert all(tuple(o[0].flatten().tolist()) in windows for o in out)
@@ -62,7 +62,7 @@ def test_smaller_crop_centre_crops_at_eval_and_sets_the_image_size():
 
 def test_brightness_scales_each_image_within_range():
     x = batch(n=64).clamp(0.1, 0.5)
-    out = AUGMENTATIONS.get("brightness")(factor=0.3)(x, gen())
+    out = AUGMENTATIONS.get("brightness")(factor=0.3)(x.clone(), gen())
     ratio = (out / x).flatten(1)
     assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-5)  # one factor per image
     assert ratio.min() >= 0.7 - 1e-6 and ratio.max() <= 1.3 + 1e-6 and ratio[:, 0].std() > 0.05
@@ -70,14 +70,14 @@ def test_brightness_scales_each_image_within_range():
 
 def test_grayscale_hue_and_saturation_identities():
     x = batch()
-    gray = AUGMENTATIONS.get("grayscale")(p=1)(x, gen())
+    gray = AUGMENTATIONS.get("grayscale")(p=1)(x.clone(), gen())
     assert torch.allclose(gray[:, 0], gray[:, 1]) and torch.allclose(gray[:, 0:1], luma(x))
-    assert torch.allclose(AUGMENTATIONS.get("hue")(factor=0.0)(x, gen()), x, atol=1e-5)
+    assert torch.allclose(AUGMENTATIONS.get("hue")(factor=0.0)(x.clone(), gen()), x, atol=1e-5)
     mid = x * 0.2 + 0.4  # low chroma: rotated colours stay in gamut, no clamping
-    hued = AUGMENTATIONS.get("hue")(factor=0.5)(mid, gen())
+    hued = AUGMENTATIONS.get("hue")(factor=0.5)(mid.clone(), gen())
     assert torch.allclose(luma(hued), luma(mid), atol=1e-4)  # hue rotation keeps luma
-    assert torch.allclose(AUGMENTATIONS.get("saturation")(factor=0.0)(x, gen()), x, atol=1e-6)
-    assert torch.allclose(AUGMENTATIONS.get("rotation")(degrees=0.0)(x, gen()), x, atol=1e-5)
+    assert torch.allclose(AUGMENTATIONS.get("saturation")(factor=0.0)(x.clone(), gen()), x, atol=1e-6)
+    assert torch.allclose(AUGMENTATIONS.get("rotation")(degrees=0.0)(x.clone(), gen()), x, atol=1e-5)
 
 
 def test_cutout_blanks_a_square():
@@ -137,3 +137,27 @@ def test_preview_augment_writes_a_png(mnist_root, tmp_path, capsys):
     assert main(["preview-augment", "--config", str(cfg), "--data.augment", "null", "--out", str(tmp_path / "x.png")]) == 2
     assert "no augmentation to preview" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_composed_colour_ops_equal_op_by_op_application():
+    x = batch(n=32) * 0.2 + 0.4  # mid-range: no clipping between ops
+    entries = [{"name": "brightness", "factor": 0.1}, {"name": "contrast", "factor": 0.1},
+               {"name": "saturation", "factor": 0.1}, {"name": "hue", "factor": 0.05}]
+    fused = Pipeline.from_config(entries)(x.clone(), gen(3))
+    g, y = gen(3), x.clone()
+    for e in entries:
+        y = Pipeline.from_config([e]).ops[0](y, g)
+    assert len(Pipeline.from_config(entries)._groups) == 1
+    assert torch.allclose(fused, y, atol=1e-5)
+
+
+def test_composed_rotation_and_shift_match_sequential_inside_the_image():
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    smooth = (0.25 + 0.5 * (0.6 * xx + 0.4 * yy)).expand(8, 1, 32, 32).contiguous()
+    entries = [{"name": "rotation", "degrees": 10}, {"name": "translate", "fraction": 0.05}]
+    fused = Pipeline.from_config(entries)(smooth.clone(), gen(1))
+    g, y = gen(1), smooth.clone()
+    for e in entries:
+        y = Pipeline.from_config([e]).ops[0](y, g)
+    inner = (slice(None), slice(None), slice(8, 24), slice(8, 24))
+    assert torch.allclose(fused[inner], y[inner], atol=2e-3)
