@@ -1,0 +1,150 @@
+"""Any folder of class subfolders of images (torchvision's ImageFolder layout), split and cached."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lightcnn.data.base import InMemoryDataModule, Split, stratified_split
+from lightcnn.errors import LightCNNError
+from lightcnn.io import atomic_write
+from lightcnn.registry import DATAMODULES
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+Samples = list[tuple[Path, int]]
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """One image as uint8 RGB ``(3, size, size)``: shorter side resized to ``size``, centre-cropped.
+
+    Raises:
+        LightCNNError: the file cannot be read as an image (named).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise LightCNNError(f"cannot read image {path}: {err}") from err
+
+
+@DATAMODULES.register()
+class ImageFolderDataModule(InMemoryDataModule):
+    """Your own images: ``root/<class>/<image>``, one subfolder per class (sorted names = labels).
+
+    All images are decoded once (shorter side to ``image_size``, centre crop), kept as uint8 and
+    cached in ``root/.lightcnn_cache/`` so the next run skips decoding. There is no official test
+    set: a seeded split stratified by class makes train/val/test.
+
+    Args:
+        root: the folder holding the class subfolders.
+        image_size: square size images are stored at.
+        split: train/val/test fractions per class (summing to 1).
+        cache: keep decoded tensors in ``root/.lightcnn_cache/`` (skipped if not writable).
+        **kwargs: see ``InMemoryDataModule`` (except ``val_size``: use ``split``).
+
+    Non-image files are skipped and counted in a warning; an unreadable image, an empty class
+    folder or a folder with no class subfolders is an error naming the path.
+    """
+
+    native_channels = 3
+
+    def __init__(
+        self,
+        root: str = "data/images",
+        image_size: int = 64,
+        split: tuple[float, float, float] = (0.6, 0.2, 0.2),
+        cache: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if "val_size" in kwargs:
+            raise LightCNNError(f"{type(self).__name__} takes data.split (train, val, test fractions), not val_size")
+        if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-6 or split[0] <= 0:
+            raise LightCNNError(f"data.split must be three fractions (train, val, test) summing to 1, got {list(split)}")
+        self.root, self.split, self.cache = root, tuple(split), cache
+        self.native_size = image_size  # decoded straight to this size
+        self._samples = self.scan()
+        super().__init__(root=root, val_size=split[1] / (split[0] + split[1]), image_size=image_size, **kwargs)
+
+    # --- finding the files ----------------------------------------------------------------------
+    def class_dirs(self) -> list[Path]:
+        base = Path(self.root)
+        if not base.is_dir():
+            raise LightCNNError(f"{type(self).__name__}: image folder {base} does not exist (expected {base}/<class>/<image files>)")
+        dirs = sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if not dirs:
+            raise LightCNNError(f"{type(self).__name__}: {base} has no class subfolders (expected {base}/<class>/<image files>)")
+        return dirs
+
+    def scan(self) -> Samples:
+        """``(path, label)`` for every image file, in a stable order; skipped files are counted."""
+        samples: Samples = []
+        skipped: list[Path] = []
+        for label, d in enumerate(self.class_dirs()):
+            files = sorted(p for p in d.rglob("*") if p.is_file())
+            images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            skipped += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            if not images:
+                raise LightCNNError(f"{type(self).__name__}: class folder {d} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            samples += [(p, label) for p in images]
+        if skipped:
+            warnings.warn(f"{self.root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", stacklevel=2)
+        return samples
+
+    @property
+    def all_class_names(self) -> list[str]:
+        return [d.name for d in self.class_dirs()]
+
+    # --- decoding, cached ---------------------------------------------------------------------
+    def _cache_path(self) -> Path:
+        h = hashlib.sha256(str(self.native_size).encode())
+        for p, label in self._samples:
+            st = p.stat()
+            h.update(f"{p}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
+        return Path(self.root) / ".lightcnn_cache" / f"{type(self).__name__}_{self.native_size}px_{h.hexdigest()[:16]}.pt"
+
+    def decode_all(self) -> Split:
+        if getattr(self, "_decoded", None) is None:
+            self._decoded = self._decode_or_cached()
+        return self._decoded
+
+    def _decode_or_cached(self) -> Split:
+        path = self._cache_path()
+        if self.cache and path.is_file():
+            cached = torch.load(path, weights_only=True)
+            return cached["x"], cached["y"]
+        x = torch.from_numpy(np.stack([decode(p, self.native_size) for p, _ in self._samples]))
+        y = torch.tensor([label for _, label in self._samples], dtype=torch.long)
+        if self.cache:
+            try:
+                with atomic_write(path, "wb") as f:
+                    torch.save({"x": x, "y": y}, f)
+            except (LightCNNError, OSError) as err:
+                warnings.warn(f"not caching decoded images ({err})", stacklevel=2)
+        return x, y
+
+    def load(self, train: bool) -> Split:
+        x, y = self.decode_all()
+        test = self._test_mask(y)
+        keep = ~test if train else test
+        return x[keep], y[keep]
+
+    def _test_mask(self, y: torch.Tensor) -> torch.Tensor:
+        """Seeded, stratified test membership: ``split[2]`` of every class."""
+        _, test_idx = stratified_split(y, len(self.all_class_names), self.split[2], self.split_seed + 1)
+        mask = torch.zeros(len(y), dtype=torch.bool)
+        mask[test_idx] = True
+        return mask

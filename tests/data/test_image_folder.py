@@ -1,0 +1,75 @@
+import pytest
+import torch
+from PIL import Image
+
+from lightcnn.data.flowers17 import Flowers17DataModule
+from lightcnn.data.image_folder import ImageFolderDataModule
+from lightcnn.errors import LightCNNError
+from tests.conftest import write_image_folder
+
+
+def test_split_60_20_20_stratified_resized_and_cached(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", {"cat": 10, "dog": 10, "eel": 5})
+    dm = ImageFolderDataModule(root=str(root), image_size=8)
+    assert dm.class_names == ["cat", "dog", "eel"] and (dm.in_channels, dm.image_size) == (3, 8)
+    dm.setup("test")
+    sizes = {k: v[1].bincount(minlength=3).tolist() for k, v in dm.splits.items()}
+    assert sizes == {"train": [6, 6, 3], "val": [2, 2, 1], "test": [2, 2, 1]}
+    assert dm.splits["train"][0].shape[1:] == (3, 8, 8)
+    cache = list((root / ".lightcnn_cache").glob("*.pt"))
+    assert len(cache) == 1
+    again = ImageFolderDataModule(root=str(root), image_size=8)
+    again.setup("test")
+    assert torch.equal(again.splits["test"][0], dm.splits["test"][0])
+
+
+def test_non_images_skipped_and_counted(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
+    (root / "a" / "notes.txt").write_text("hello")
+    (root / "b" / "Thumbs.db").write_bytes(b"\0")
+    with pytest.warns(UserWarning, match="skipped 2 non-image file"):
+        ImageFolderDataModule(root=str(root), cache=False)
+
+
+def test_unreadable_image_empty_class_and_missing_folder_are_named(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
+    bad = root / "b" / "img_01.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(LightCNNError, match=rf"cannot read image {bad}"):
+        ImageFolderDataModule(root=str(root), cache=False).setup("fit")
+    (root / "empty").mkdir()
+    with pytest.raises(LightCNNError, match=rf"class folder {root / 'empty'} has no images"):
+        ImageFolderDataModule(root=str(root))
+    with pytest.raises(LightCNNError, match="does not exist"):
+        ImageFolderDataModule(root=str(tmp_path / "nope"))
+    with pytest.raises(LightCNNError, match="summing to 1"):
+        ImageFolderDataModule(root=str(root), split=(0.5, 0.2, 0.2))
+
+
+def test_flowers17_official_archive_layout(tmp_path):
+    jpg = tmp_path / "jpg"
+    jpg.mkdir()
+    for i in range(1360):
+        Image.new("RGB", (6, 4), ((i // 80) * 15, 0, 0)).save(jpg / f"image_{i + 1:04d}.jpg")
+    dm = Flowers17DataModule(root=str(tmp_path), download=False, image_size=4, cache=False)
+    assert dm.num_classes == 17 and dm.class_names[0] == "daffodil"
+    dm.setup("test")
+    assert dm.splits["test"][1].bincount().tolist() == [16] * 17
+    x, y = dm.splits["train"]
+    assert x.shape[1:] == (3, 4, 4)
+    assert (x[:, 0, 2, 2].float() / 15 - y).abs().max() < 0.5  # label k has red 15 k: files 80k+1..80k+80
+
+
+def test_flowers17_missing_says_both_layouts(tmp_path):
+    with pytest.raises(LightCNNError) as err:
+        Flowers17DataModule(root=str(tmp_path), download=False)
+    assert "jpg/image_0001.jpg" in str(err.value) and "flowers17/<class>" in str(err.value)
+
+
+@pytest.mark.real_data
+def test_real_flowers17(real_data):
+    dm = Flowers17DataModule(root=str(real_data), download=False, image_size=32, cache=False)
+    dm.setup("test")
+    total = sum(len(v[1]) for v in dm.splits.values())
+    assert total == 1360
+    assert [v[1].bincount().tolist() for v in dm.splits.values()] == [[48] * 17, [16] * 17, [16] * 17]
