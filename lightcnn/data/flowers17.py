@@ -24,7 +24,7 @@ class Flowers17DataModule(ImageFolderDataModule):
     Looked for under ``root``, in order:
     1. the official archive layout: ``root/jpg/image_0001.jpg … image_1360.jpg`` (also
        ``root/17flowers/jpg/``), where images 80k+1 … 80k+80 are class k;
-    2. an ImageFolder layout: ``root/flowers17/<NN_name>/image_XXXX.jpg`` (17 subfolders, sorted
+    2. an ImageFolder layout: ``root/flowers17/<NN_name>/image_NNNN.jpg`` (17 subfolders, sorted
        in the official class order);
     3. a download of the official ``17flowers.tgz`` into ``root`` (extracting ``jpg/``).
 

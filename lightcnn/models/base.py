@@ -1,6 +1,6 @@
 """Building a backbone by name and checking the backbone contract.
 
-The contract (``../shared/STYLE.md``): an ``nn.Module`` with an int attribute ``num_features``
+The backbone contract: an ``nn.Module`` with an int attribute ``num_features``
 whose ``forward`` maps ``(B, C, H, W)`` to ``(B, num_features)``. The task owns the head, so a
 backbone never needs ``num_classes``.
 """
