@@ -30,9 +30,10 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
         drop_last: drop the last incomplete batch.
         seed: base seed for the permutation.
 
-    Under DDP each rank takes ``perm[rank::world]`` of the same permutation when shuffling
-    (disjoint and equal-sized, up to one sample), and a contiguous block when not (so evaluation
-    sees every sample exactly once, with no padding duplicates).
+    Under DDP each rank takes ``perm[rank::world]`` of the same permutation, cut to ``n // world``,
+    when shuffling (disjoint, equal-sized, so every rank runs the same number of steps), and a
+    contiguous block when not (so evaluation sees every sample exactly once, with no padding
+    duplicates).
     """
 
     def __init__(self, n: int, batch_size: int, shuffle: bool = False, drop_last: bool = False, seed: int = 0) -> None:
@@ -48,8 +49,9 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
     def _indices(self) -> torch.Tensor:
         rank, world = rank_and_world()
         if self.shuffle:
+            # Equal shards (n // world each): ranks with unequal step counts deadlock under DDP.
             g = torch.Generator().manual_seed(self.seed + self.epoch)
-            return torch.randperm(self.n, generator=g)[rank::world]
+            return torch.randperm(self.n, generator=g)[rank::world][: self.n // world]
         per = -(-self.n // world)
         return torch.arange(rank * per, min(self.n, (rank + 1) * per))
 
@@ -59,8 +61,8 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
         yield from idx[:stop].split(self.batch_size)
 
     def __len__(self) -> int:
-        rank, world = rank_and_world()
-        m = len(range(rank, self.n, world)) if self.shuffle else len(self._indices())
+        _, world = rank_and_world()
+        m = self.n // world if self.shuffle else len(self._indices())
         return m // self.batch_size if self.drop_last else -(-m // self.batch_size)
 
 
@@ -93,7 +95,8 @@ class MPerClassBatchSampler(Sampler[torch.Tensor]):
     Args:
         labels: ``(N,)`` labels of the training split.
         classes_per_batch, m_per_class: batch composition.
-        batches_per_epoch: batches per epoch over all ranks (default: enough to cover N once).
+        batches_per_epoch: batches per epoch over all ranks (default: enough to cover N once),
+            rounded up to a multiple of the world size so every rank runs the same number of steps.
         seed: base seed.
 
     Raises:
@@ -122,9 +125,14 @@ class MPerClassBatchSampler(Sampler[torch.Tensor]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def _total(self, world: int) -> int:
+        """Batches drawn per epoch: ``total`` rounded up to a multiple of the world size, so every
+        rank takes the same number (unequal step counts deadlock DDP)."""
+        return -(-self.total // world) * world
+
     def __len__(self) -> int:
-        rank, world = rank_and_world()
-        return len(range(rank, self.total, world))
+        _, world = rank_and_world()
+        return self._total(world) // world
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         import numpy as np
@@ -132,13 +140,14 @@ class MPerClassBatchSampler(Sampler[torch.Tensor]):
         from pytorch_metric_learning.utils import common_functions as c_f
 
         rank, world = rank_and_world()
+        total = self._total(world)
         # PML draws from the module-global c_f.NUMPY_RANDOM; swap in a seeded one while drawing.
         saved = c_f.NUMPY_RANDOM
         c_f.NUMPY_RANDOM = np.random.RandomState(self.seed + self.epoch)
         try:
-            sampler = MPerClassSampler(self.labels, self.m, self.batch_size, length_before_new_iter=self.total * self.batch_size)
+            sampler = MPerClassSampler(self.labels, self.m, self.batch_size, length_before_new_iter=total * self.batch_size)
             flat = torch.tensor(list(iter(sampler)), dtype=torch.long)
         finally:
             c_f.NUMPY_RANDOM = saved
-        batches = flat.view(self.total, self.batch_size)
+        batches = flat.view(total, self.batch_size)
         yield from batches[rank::world]

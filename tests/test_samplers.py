@@ -78,3 +78,15 @@ def test_two_ranks_get_disjoint_whole_per_class_batches(monkeypatch):
 def test_more_classes_per_batch_than_classes_is_an_error():
     with pytest.raises(LightCNNError, match="classes_per_batch=7 but the training split has only 6 classes"):
         MPerClassBatchSampler(LABELS, 7, 2)
+
+
+def test_ranks_get_equal_step_counts(monkeypatch):
+    for world in (2, 3):
+        lens = set()
+        for rank in range(world):
+            monkeypatch.setattr(samplers, "rank_and_world", lambda r=rank, w=world: (r, w))
+            per_class = MPerClassBatchSampler(LABELS, 3, 4, batches_per_epoch=1)
+            shuffled = IndexBatchSampler(11, 2, shuffle=True, drop_last=True)
+            lens.add((len(per_class), len(list(per_class)), len(shuffled), len(list(shuffled))))
+        assert len(lens) == 1  # every rank: same number of batches, and at least one
+        assert next(iter(lens))[0] >= 1

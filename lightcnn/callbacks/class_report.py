@@ -96,7 +96,8 @@ class ClassReport(Callback):
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         results = getattr(pl_module, "results", {}).get("test")
-        if not trainer.is_global_zero or results is None or trainer.log_dir is None:
+        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
+        if not trainer.is_global_zero or results is None or log_dir is None:
             return
-        paths = write_class_report(results, pl_module.class_names, Path(trainer.log_dir))
+        paths = write_class_report(results, pl_module.class_names, Path(log_dir))
         print(f"per-class report: {paths[0]}, {paths[1].name}, {paths[2].name}")

@@ -100,7 +100,8 @@ class UMAPCallback(Callback):
     def project(self, trainer: Trainer, pl_module: LightningModule, stage: str, tag: str) -> Path | None:
         """Fit UMAP on the stage's embeddings and write ``umap/{tag}.png`` and ``.csv``."""
         found = getattr(pl_module, "eval_embeddings", {}).get(stage)
-        if not trainer.is_global_zero or found is None or trainer.log_dir is None:
+        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
+        if not trainer.is_global_zero or found is None or log_dir is None:
             return None
         reducer = self._umap()
         if reducer is None:
@@ -113,7 +114,7 @@ class UMAPCallback(Callback):
         self.seconds.append(time.perf_counter() - t)
         heldout = set(getattr(trainer.datamodule, "heldout_class_ids", []) or [])
         names = list(getattr(pl_module, "class_names", [str(i) for i in range(int(labels.max()) + 1)]))
-        out = Path(trainer.log_dir) / "umap"
+        out = Path(log_dir) / "umap"
         with atomic_write(out / f"{tag}.csv", newline="") as f:
             w = csv.writer(f)
             w.writerow(["x", "y", "label", "class", "heldout"])

@@ -3,6 +3,7 @@ optimizer and LR schedule, parameter count and wall time."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Literal
 
@@ -83,7 +84,9 @@ class BaseTask(LightningModule):
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
+        # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
+        # buckets then no longer match the parameters' strides.
         if self.hparams.get("channels_last"):
             self.to(memory_format=torch.channels_last)
 
@@ -107,6 +110,9 @@ class BaseTask(LightningModule):
             return opt
         steps = max(1, int(self.trainer.estimated_stepping_batches))
         if hp.scheduler == "onecycle":
+            # OneCycleLR divides by (phase length - 1): give very short runs (smoke tests, tiny
+            # subsets) a schedule long enough for both phases; they stop before its end.
+            steps = max(steps, math.ceil(2 / min(hp.warmup_pct, 1 - hp.warmup_pct)) + 1)
             sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup_pct)
         elif hp.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)

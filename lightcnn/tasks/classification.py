@@ -57,7 +57,7 @@ class ClassificationTask(BaseTask):
             self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         else:
             getattr(self, f"{stage}_metrics").update(logits, y)
-            self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+            self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
         return loss
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -79,8 +79,9 @@ class ClassificationTask(BaseTask):
         metrics.reset()
         self.results[stage] = results
         scalars = split_results(results, stage, self.class_names)
-        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True)
-        self.log_dict(scalars)
+        # torchmetrics already reduced across ranks: the values agree, sync_dist keeps them so.
+        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True, sync_dist=True)
+        self.log_dict(scalars, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")

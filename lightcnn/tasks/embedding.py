@@ -136,8 +136,8 @@ class EmbeddingTask(BaseTask):
             scalars |= {f"{stage}/{prefix}{g}/{k}": v for g, res in groups.items() for k, v in res.items()}
         scalars[f"{stage}/map_at_r"] = scalars[f"{stage}/{'heldout' if heldout else 'all'}/map_at_r"]
         # Every rank computed the same values from the gathered embeddings: no further reduction.
-        self.log(f"{stage}/map_at_r", scalars.pop(f"{stage}/map_at_r"), prog_bar=True)
-        self.log_dict(scalars)
+        self.log(f"{stage}/map_at_r", scalars.pop(f"{stage}/map_at_r"), prog_bar=True, sync_dist=True)
+        self.log_dict(scalars, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")
