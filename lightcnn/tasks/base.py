@@ -112,7 +112,7 @@ class BaseTask(LightningModule):
         if hp.scheduler == "onecycle":
             # OneCycleLR divides by (phase length - 1): give very short runs (smoke tests, tiny
             # subsets) a schedule long enough for both phases; they stop before its end.
-            steps = max(steps, math.ceil(2 / min(hp.warmup_pct, 1 - hp.warmup_pct)) + 1)
+            steps = max(steps, math.floor(1 / hp.warmup_pct) + 1)  # warm-up must span > 1 step
             sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup_pct)
         elif hp.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
