@@ -83,9 +83,10 @@ class LightCNNCLI(LightningCLI):
         if self.config.get("subcommand") in TRAINER_SUBCOMMANDS:
             sub = self.config["subcommand"]
             self.subcommand = sub
-            ckpt, self._run_dir = resolve_ckpt_path(self.config[sub].get("ckpt_path"), self._experiment_dir(), sub)
+            experiment = self._experiment_dir()
+            ckpt, self._run_dir = resolve_ckpt_path(self.config[sub].get("ckpt_path"), experiment, sub)
             self.config[sub]["ckpt_path"] = ckpt
-            if self._run_dir is not None and self._run_dir.parent.resolve() != self._experiment_dir().resolve():
+            if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:

@@ -61,12 +61,11 @@ def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str) -> tuple[tor
     if split not in SPLITS:
         raise LightCNNError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     dm.setup("test" if split == "test" else "fit")
-    loader = {"train": dm.val_dataloader, "val": dm.val_dataloader, "test": dm.test_dataloader}[split]
     if split == "train":  # the train split of every class (held-out ones too), in order, no augmentation
         x, y = dm.splits.get("train_all_classes", dm.splits["train"])
         batches = [(x[i : i + dm.eval_batch_size], y[i : i + dm.eval_batch_size]) for i in range(0, len(y), dm.eval_batch_size)]
     else:
-        batches = list(loader())
+        batches = list(dm.val_dataloader() if split == "val" else dm.test_dataloader())
     outs, labels = [], []
     for xb, yb in batches:
         xb, yb = dm.on_after_batch_transfer((xb, yb), 0)

@@ -39,6 +39,12 @@ class BatchAugment:
             bracket = "(" if low_open else "["
             raise LightCNNError(f"augmentation {self.name}: {param}={value} is out of range; valid: {bracket}{low}, {high}]")
 
+    def chosen(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        """Boolean ``(n,)``: which images this op touches (each with probability ``p``; no draw at p = 1)."""
+        if self.p >= 1.0:
+            return torch.ones(n, dtype=torch.bool, device=device)
+        return torch.rand(n, generator=g, device=device) < self.p
+
     def apply(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} must define apply()")
 
@@ -46,7 +52,7 @@ class BatchAugment:
         """Augment the chosen images of ``x``, writing into ``x`` (the pipeline owns its batch)."""
         if self.p >= 1.0:
             return self.apply(x, g)
-        chosen = (torch.rand(len(x), generator=g, device=x.device) < self.p).nonzero().flatten()
+        chosen = self.chosen(len(x), g, x.device).nonzero().flatten()
         if len(chosen) == 0:
             return x
         x[chosen] = self.apply(x[chosen], g)

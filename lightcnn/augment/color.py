@@ -15,14 +15,6 @@ from lightcnn.augment.base import BatchAugment, register, uniform
 LUMA = (0.299, 0.587, 0.114)
 
 
-def luma(x: torch.Tensor) -> torch.Tensor:
-    """ITU-R 601 luma ``(b, 1, H, W)`` of RGB images (or the single channel of gray ones)."""
-    if x.shape[1] == 1:
-        return x
-    w = torch.tensor(LUMA, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
-
-
 class ColorAugment(BatchAugment):
     """An op that is one affine colour map per image, ``x -> A x + b`` over channels.
 
@@ -53,7 +45,7 @@ def color_composed(ops: list[ColorAugment], x: torch.Tensor, g: torch.Generator)
     a, b = eye, torch.zeros(n, c, device=dev)
     touched = torch.zeros(n, dtype=torch.bool, device=dev)
     for op in ops:
-        chosen = torch.rand(n, generator=g, device=dev) < op.p if op.p < 1.0 else torch.ones(n, dtype=torch.bool, device=dev)
+        chosen = op.chosen(n, g, dev)
         cur = (a @ mu[:, :, None]).squeeze(-1) + b
         ai, bi = op.affine(n, c, cur, g)
         ai = torch.where(chosen[:, None, None], ai, eye)

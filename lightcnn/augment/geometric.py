@@ -35,7 +35,7 @@ class AffineAugment(BatchAugment):
 
     def matrices(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
         """``(n, 3, 3)`` maps from output to input coordinates, identity for images not chosen."""
-        chosen = torch.rand(n, generator=g, device=device) < self.p if self.p < 1.0 else torch.ones(n, dtype=torch.bool, device=device)
+        chosen = self.chosen(n, g, device)
         m = self.draw(n, g, device)
         eye = torch.eye(3, device=device).expand(n, 3, 3)
         return torch.where(chosen[:, None, None], m, eye)
@@ -141,7 +141,7 @@ class RandomCrop(BatchAugment):
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         if self.p < 1.0 and self.size and self.size != x.shape[-1]:
             # Images left uncropped would have another size: centre-crop those instead.
-            keep = torch.rand(len(x), generator=g, device=x.device) < self.p
+            keep = self.chosen(len(x), g, x.device)
             out = self.eval_transform(x).clone()
             if keep.any():
                 out[keep] = self.apply(x[keep], g)

@@ -4,11 +4,16 @@ import pytest
 import torch
 
 from lightcnn.augment import Pipeline
-from lightcnn.augment.color import luma
+from lightcnn.augment.color import LUMA
 from lightcnn.cli import main
 from lightcnn.data.mnist import MNISTDataModule
 from lightcnn.errors import LightCNNError
 from lightcnn.registry import AUGMENTATIONS
+
+
+def luma(x):
+    """Reference ITU-R 601 luma, (b, 1, H, W)."""
+    return (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def batch(n=16, c=3, s=12, seed=0):
