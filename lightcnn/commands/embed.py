@@ -1,0 +1,44 @@
+"""``lightcnn embed`` and ``lightcnn knn``: a trained embedder outside the Trainer."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from lightcnn.commands.common import checkpoint_and_data
+
+
+def embed(argv: list[str]) -> int:
+    from lightcnn.inference import embed_split, save_npz
+
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--split", default="test", choices=["train", "val", "test"])
+        p.add_argument("--out", default="embeddings.npz", help="npz with embeddings, labels, class_names")
+
+    a, task, dm = checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
+    emb, y = embed_split(task, dm, a.split)
+    save_npz(a.out, embeddings=emb.numpy(), labels=y.numpy(), class_names=np.array(dm.class_names),
+             heldout=np.array(getattr(dm, "heldout_class_ids", []), dtype=np.int64))
+    print(f"wrote {a.out}: {tuple(emb.shape)} embeddings of the {a.split} split")
+    return 0
+
+
+def knn(argv: list[str]) -> int:
+    from lightcnn.inference import embed_split, knn_classify
+
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--k", type=int, default=5)
+        p.add_argument("--reference", default="train", choices=["train", "val", "test"])
+        p.add_argument("--query", default="test", choices=["train", "val", "test"])
+
+    a, task, dm = checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra)
+    ref, ref_y = embed_split(task, dm, a.reference)
+    query, query_y = embed_split(task, dm, a.query)
+    pred = knn_classify(ref, ref_y, query, a.k, dm.num_classes)
+    print(f"{a.k}-NN accuracy of {a.query} against {a.reference}: {(pred == query_y).float().mean():.4f} ({len(query_y)} images)")
+    for c, name in enumerate(dm.class_names):
+        m = query_y == c
+        if m.any():
+            print(f"  {name:>20}: {(pred[m] == c).float().mean():.4f} ({int(m.sum())})")
+    return 0

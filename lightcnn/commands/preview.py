@@ -1,0 +1,28 @@
+"""``lightcnn preview-augment``: a grid of augmented training images."""
+
+from __future__ import annotations
+
+import argparse
+
+from lightcnn.commands.common import datamodule_from_config
+from lightcnn.errors import LightCNNError
+
+
+def main(argv: list[str]) -> int:
+    from lightcnn.augment.preview import preview_png
+    from lightcnn.io import atomic_write
+
+    p = argparse.ArgumentParser(prog="lightcnn preview-augment", description="Grid of augmented training images.")
+    p.add_argument("--config", "-c", required=True, help="a run config with data.init_args.augment")
+    p.add_argument("--n", type=int, default=8, help="augmented versions per image (default 8)")
+    p.add_argument("--rows", type=int, default=6, help="images, one class after another (default 6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="aug.png", help="PNG to write (default aug.png)")
+    a, overrides = p.parse_known_args(argv)
+    if a.n < 1 or a.rows < 1:
+        raise LightCNNError(f"--n and --rows must be >= 1, got {a.n} and {a.rows}")
+    dm = datamodule_from_config(a.config, overrides)
+    with atomic_write(a.out, "wb") as f:
+        f.write(preview_png(dm, n=a.n, rows=a.rows, seed=a.seed))
+    print(f"wrote {a.out}")
+    return 0
