@@ -33,6 +33,15 @@ def load_task(ckpt: str | Path) -> BaseTask:
     return task.eval()
 
 
+def checkpoint_normalization(ckpt: str | Path) -> tuple[list[float], list[float]] | None:
+    """The ``(mean, std)`` a DataModule saved in the checkpoint (what the model was trained with), or None."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    for value in state.values():
+        if isinstance(value, dict) and isinstance(value.get("mean"), list) and isinstance(value.get("std"), list):
+            return value["mean"], value["std"]
+    return None
+
+
 def _task_class(class_path: str, ckpt: str | Path) -> type[BaseTask]:
     """The task class a checkpoint names, if it is an already imported ``BaseTask`` subclass
     (Lightning drops ``_class_path`` when loading through the base class)."""

@@ -73,11 +73,11 @@ class TensorBatches(Dataset):
     one tensor gather instead of per-sample Python and a collate.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.x, self.y = x, y
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, with_index: bool = False) -> None:
+        self.x, self.y, self.with_index = x, y, with_index
 
-    def __getitem__(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.x[idx], self.y[idx]
+    def __getitem__(self, idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (self.x[idx], self.y[idx], idx) if self.with_index else (self.x[idx], self.y[idx])
 
     def __len__(self) -> int:
         return len(self.y)

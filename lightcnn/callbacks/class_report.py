@@ -86,18 +86,50 @@ def write_class_report(results: dict[str, torch.Tensor], class_names: list[str],
     return paths
 
 
+def misclassified_png(examples: list[tuple[torch.Tensor, int, torch.Tensor]], class_names: list[str], mean: list[float] | None, std: list[float] | None, title: str) -> bytes:
+    """A grid of misclassified images ``(x normalised (C, H, W), true label, probabilities)``,
+    each titled with its true class and the top-2 predicted classes with their probabilities."""
+    from lightcnn.report.figures import image_grid_png
+
+    x = torch.stack([e[0].float() for e in examples])
+    if mean is not None and std is not None:  # back to [0, 1] for display
+        x = x * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)
+    titles = []
+    for _, y, probs in examples:
+        top = probs.topk(min(2, len(probs)))
+        guesses = ", ".join(f"{class_names[int(i)][:12]} {float(p):.2f}" for p, i in zip(top.values, top.indices))
+        titles.append(f"true {class_names[y][:12]}\n{guesses}")
+    return image_grid_png(x, titles, cols=6, suptitle=title)
+
+
 @CALLBACKS.register()
 class ClassReport(Callback):
-    """Writes the test per-class report on rank 0 once ``test`` has finished.
+    """Writes per-class reports into the run folder on rank 0: for the last validation epoch when
+    a fit ends (``val_*``), and for the test split when ``test`` ends (``test_*``).
 
-    Reads ``pl_module.results["test"]`` (set by the task at the end of the test epoch) and
-    ``pl_module.class_names``; writes into ``trainer.log_dir`` (the run folder).
+    Files: ``{stage}_per_class.csv``/``.json``, ``{stage}_confusion.png`` and
+    ``{stage}_misclassified.png``. Reads ``pl_module.results[stage]`` (computed metrics),
+    ``pl_module.misclassified[stage]`` (example images) and ``pl_module.class_names``.
     """
 
-    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        results = getattr(pl_module, "results", {}).get("test")
+    def _write(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        results = getattr(pl_module, "results", {}).get(stage)
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
         if not trainer.is_global_zero or results is None or log_dir is None:
             return
-        paths = write_class_report(results, pl_module.class_names, Path(log_dir))
+        out = Path(log_dir)
+        paths = write_class_report(results, pl_module.class_names, out, stage)
+        examples = getattr(pl_module, "misclassified", {}).get(stage)
+        if examples:
+            dm = trainer.datamodule
+            png = misclassified_png(examples, pl_module.class_names, getattr(dm, "mean", None), getattr(dm, "std", None),
+                                    f"{stage}: misclassified examples (true class; top-2 predicted probabilities)")
+            with atomic_write(out / f"{stage}_misclassified.png", "wb") as f:
+                f.write(png)
         print(f"per-class report: {paths[0]}, {paths[1].name}, {paths[2].name}")
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._write(trainer, pl_module, "val")
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._write(trainer, pl_module, "test")

@@ -85,6 +85,8 @@ class InMemoryDataModule(LightningDataModule):
         batches_per_epoch: epoch length with per-class batches (default: cover the train split once).
         mean, std: per-channel normalisation in [0, 1] units; ``None`` computes them from the
             training split.
+        predict_files: image files, folders or glob patterns for ``lightcnn predict`` (decoded to
+            this dataset's channels and size); ``None`` predicts the test split.
 
     Exposes ``num_classes``, ``class_names``, ``in_channels`` and ``image_size`` from ``__init__``
     on, so the CLI can link them into the task before any file is read.
@@ -112,6 +114,7 @@ class InMemoryDataModule(LightningDataModule):
         batches_per_epoch: int | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
+        predict_files: list[str] | None = None,
     ) -> None:
         super().__init__()
         batch_size = self._per_class_batches(batch_size, classes_per_batch, m_per_class, batches_per_epoch)
@@ -136,6 +139,8 @@ class InMemoryDataModule(LightningDataModule):
         self._class_ids = self._resolve_classes(classes)
         self.heldout_class_ids = self._resolve_heldout(train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
+        self.predict_files = predict_files
+        self.predict_inputs: list[str] = []  # what each predicted row is: a file, or empty for split indices
 
     def _per_class_batches(self, batch_size: int | None, cpb: int | None, m: int | None, bpe: int | None) -> int:
         if (cpb is None) != (m is None):
@@ -302,7 +307,24 @@ class InMemoryDataModule(LightningDataModule):
         return self._loader("test", train=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        """The files in ``predict_files`` if given, else the test split; batches carry the index
+        of each image as a third element, so predictions can be traced back to their input."""
+        if self.predict_files:
+            from lightcnn.data.files import expand, load_files
+
+            paths = expand(self.predict_files)
+            x = load_files(paths, self.in_channels, self.image_size)
+            self.splits["predict"] = (x, torch.full((len(x),), -1, dtype=torch.long))
+            self.predict_inputs = [str(p) for p in paths]
+            if self.mean is None or self.std is None:
+                self.setup("fit")  # normalise as in training
+        else:
+            self.setup("predict")
+            self.splits["predict"] = self.splits["test"]
+            self.predict_inputs = []
+        x, y = self.splits["predict"]
+        sampler = IndexBatchSampler(len(y), self.eval_batch_size)
+        return DataLoader(TensorBatches(x, y, with_index=True), sampler=sampler, batch_size=None)
 
     def generator(self, device: torch.device) -> torch.Generator:
         """The augmentation generator for ``device``, seeded with ``augment_seed`` on first use."""
@@ -313,7 +335,7 @@ class InMemoryDataModule(LightningDataModule):
     def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images -> [augmented in training] -> normalised float32, on the model's device
         (moving uint8 is 4x cheaper than float)."""
-        x, y = batch
+        x, y, *index = batch  # predict batches carry indices
         x = x.float().div_(255)
         if self.augment is not None:
             training = self.trainer is not None and self.trainer.training
@@ -328,7 +350,7 @@ class InMemoryDataModule(LightningDataModule):
                 torch.tensor(self.std, device=x.device).view(1, -1, 1, 1),
             )
         mean, std = self._norm
-        return x.sub_(mean).div_(std), y
+        return (x.sub_(mean).div_(std), y, *index)
 
     def state_dict(self) -> dict:
         """Normalisation statistics (so test uses the training ones) and the augmentation

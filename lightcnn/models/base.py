@@ -95,6 +95,25 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def count_flops(model: nn.Module, in_channels: int, image_size: int) -> int | None:
+    """Floating-point operations of one forward pass on one image (a multiply-add counts 2),
+    by torch's ``FlopCounterMode``; None when the model cannot be traced that way."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()  # BatchNorm statistics must not move
+    try:
+        param = next(model.parameters(), None)
+        x = torch.zeros(1, in_channels, image_size, image_size, device=param.device if param is not None else "cpu")
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+        return int(counter.get_total_flops())
+    except Exception:  # noqa: BLE001 - a figure for the report, never a reason to stop a run
+        return None
+    finally:
+        model.train(was_training)
+
+
 def with_depth(widths: list[int], depth: int | None) -> list[int]:
     """``widths`` truncated to ``depth`` entries, or extended by repeating the last one."""
     out = list(widths)[: depth or len(widths)]

@@ -12,6 +12,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
+from lightcnn.callbacks.run_report import RunReport
 from lightcnn.errors import LightCNNError
 from lightcnn.models import build_backbone, check_backbone, count_parameters
 
@@ -147,13 +148,17 @@ class BaseTask(LightningModule):
         self.log("model/params", float(self.num_parameters))
 
     def configure_callbacks(self) -> list[Callback]:
-        """The best (by ``self.monitor``) and last checkpoints, as ``best.ckpt`` and ``last.ckpt``."""
-        return [
-            ModelCheckpoint(
-                monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
-                auto_insert_metric_name=False, enable_version_counter=False,
-            )
-        ]
+        """The best (by ``self.monitor``) and last checkpoints, as ``best.ckpt`` and ``last.ckpt``;
+        the task's own reporting callbacks; and the run report, last so that it sees their files."""
+        checkpoint = ModelCheckpoint(
+            monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
+            auto_insert_metric_name=False, enable_version_counter=False,
+        )
+        return [checkpoint, *self.report_callbacks(), RunReport()]
+
+    def report_callbacks(self) -> list[Callback]:
+        """Callbacks writing task-specific files into the run folder (before the report is built)."""
+        return []
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lightcnn_fit_seconds"] = self._fit_seconds

@@ -10,6 +10,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightcnn.callbacks.class_report import ClassReport
+from lightcnn.callbacks.prediction_csv import PredictionCSV
 from lightcnn.errors import LightCNNError
 from lightcnn.metrics import classification_metrics, split_results
 from lightcnn.registry import TASKS
@@ -42,6 +43,9 @@ class ClassificationTask(BaseTask):
         self.val_metrics = classification_metrics(self.num_classes)
         self.test_metrics = classification_metrics(self.num_classes)
         self.results: dict[str, dict[str, torch.Tensor]] = {}  # last computed metrics per stage
+        # A few misclassified evaluation images per stage for the report: (x, true label, probabilities).
+        self.misclassified: dict[str, list[tuple[torch.Tensor, int, torch.Tensor]]] = {}
+        self.max_misclassified = 24
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, num_classes)`` of normalised images ``(B, C, H, W)``."""
@@ -57,8 +61,24 @@ class ClassificationTask(BaseTask):
             self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         else:
             getattr(self, f"{stage}_metrics").update(logits, y)
+            self._keep_misclassified(stage, x, y, logits)
             self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
         return loss
+
+    def _keep_misclassified(self, stage: str, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
+        kept = self.misclassified.setdefault(stage, [])
+        if len(kept) >= self.max_misclassified:
+            return  # evaluation only, and only until the grid is full: no per-step sync in training
+        wrong = (logits.argmax(dim=1) != y).nonzero().flatten()[: self.max_misclassified - len(kept)]
+        if len(wrong):
+            probs = logits[wrong].detach().float().softmax(dim=1).cpu()
+            kept += [(xi, int(yi), pi) for xi, yi, pi in zip(x[wrong].detach().cpu(), y[wrong].cpu(), probs)]
+
+    def on_validation_epoch_start(self) -> None:
+        self.misclassified["val"] = []
+
+    def on_test_epoch_start(self) -> None:
+        self.misclassified["test"] = []
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
@@ -69,9 +89,10 @@ class ClassificationTask(BaseTask):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        x, y = batch
-        return {"probs": self(x).softmax(dim=1), "target": y}
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
+        """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown) and the inputs' ``index``."""
+        x, y, *index = batch
+        return {"probs": self(x).softmax(dim=1), "target": y, "index": index[0] if index else torch.arange(len(y))}
 
     def _epoch_end(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
@@ -89,5 +110,9 @@ class ClassificationTask(BaseTask):
     def on_test_epoch_end(self) -> None:
         self._epoch_end("test")
 
-    def configure_callbacks(self) -> list[Callback]:
-        return [*super().configure_callbacks(), ClassReport()]
+    def report_callbacks(self) -> list[Callback]:
+        callbacks: list[Callback] = [ClassReport()]
+        trainer_callbacks = self.trainer.callbacks if self._trainer is not None else []
+        if not any(isinstance(c, PredictionCSV) for c in trainer_callbacks):
+            callbacks.append(PredictionCSV())  # unless the config brings its own (say, with another top_k)
+        return callbacks

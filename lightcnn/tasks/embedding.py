@@ -101,8 +101,8 @@ class EmbeddingTask(BaseTask):
         self._collect("test", batch)
 
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        x, y = batch
-        return {"embedding": self(x), "target": y}
+        x, y, *index = batch
+        return {"embedding": self(x), "target": y, "index": index[0] if index else torch.arange(len(y))}
 
     def _gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """All ranks' rows, in rank order. Shards may differ in length by a few rows (the

@@ -84,6 +84,14 @@ def test_embedding_fit_and_test_end_to_end(mnist_root, tmp_path, monkeypatch):
     for source in ("", "baseline_pixels/", "baseline_untrained/"):
         assert 0 <= float(test[f"test/{source}heldout/map_at_r"]) <= 1
     assert float(test["test/seen/map_at_r"]) >= 0.9  # the synthetic classes are easy once trained
+    report = (run / "report.md").read_text()
+    assert "## Retrieval (leave-one-out within each group)" in report and "## Overfitting" in report
+    assert f"| test | model | heldout | {float(test['test/heldout/map_at_r']):.4f} |" in report
+    assert "| test | baseline: pixels | heldout |" in report and "## Per epoch" in report
+    (run / "umap").mkdir()  # as the UMAP callback (left out here for speed) would write it
+    (run / "umap" / "test.png").write_bytes((run / "curves.png").read_bytes())
+    assert main(["report", str(run)]) == 0
+    assert "### UMAP: test" in (run / "report.md").read_text()
 
     ckpt = run / "checkpoints" / "best.ckpt"
     out = tmp_path / "emb.npz"

@@ -1,0 +1,115 @@
+"""What a CNN learned: first-layer filters, each conv layer's feature maps for one image, and the
+predicted class probabilities."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lightcnn.errors import LightCNNError
+from lightcnn.report.figures import pyplot, to_png
+
+
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """Every ``nn.Conv2d`` in registration order, with its qualified name.
+
+    Raises:
+        LightCNNError: the model has none (a dense-only backbone such as ``mlp``).
+    """
+    found = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not found:
+        raise LightCNNError(
+            f"the backbone {type(model).__name__} has no Conv2d layers, so it has no filters or feature maps to show "
+            f"(a dense-only model such as mlp); visualize a convolutional backbone"
+        )
+    return found
+
+
+def _unit(t: torch.Tensor) -> torch.Tensor:
+    """Scale to [0, 1] by the tensor's own range (a constant tensor becomes 0.5)."""
+    lo, hi = t.min(), t.max()
+    return (t - lo) / (hi - lo) if hi > lo else torch.full_like(t, 0.5)
+
+
+def filters_png(conv: nn.Conv2d, name: str, max_filters: int = 64) -> bytes:
+    """The first ``max_filters`` kernels of ``conv``: one column per input channel (each scaled by
+    the filter's own range, so channels of one filter compare), plus an RGB column for 3 inputs."""
+    plt = pyplot()
+    w = conv.weight.detach().float().cpu()[:max_filters]
+    n, cin = w.shape[:2]
+    cols = cin + (1 if cin == 3 else 0)
+    per_row = max(1, min(8, 24 // cols))  # filters side by side
+    rows = math.ceil(n / per_row)
+    fig, axes = plt.subplots(rows, per_row * cols, figsize=(0.7 * per_row * cols + 0.5, 0.75 * rows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for f in range(n):
+        r, c0 = divmod(f, per_row)
+        scaled = _unit(w[f])
+        for c in range(cin):
+            axes[r][c0 * cols + c].imshow(scaled[c].numpy(), cmap="gray", vmin=0, vmax=1)
+            if r == 0:
+                axes[r][c0 * cols + c].set_title(f"in {c}", fontsize=6)
+        if cin == 3:
+            axes[r][c0 * cols + 3].imshow(scaled.permute(1, 2, 0).numpy())
+            if r == 0:
+                axes[r][c0 * cols + 3].set_title("RGB", fontsize=6)
+    fig.suptitle(f"{name}: {n} of {conv.out_channels} filters, {conv.kernel_size[0]}x{conv.kernel_size[1]}, {cin} input channels", fontsize=9)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, forward: nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Run ``forward(x)`` for one image ``(1, C, H, W)``; return each conv layer of ``model``'s
+    output ``(channels, h, w)`` by name, and the forward output."""
+    maps: dict[str, torch.Tensor] = {}
+    hooks = [
+        conv.register_forward_hook(lambda _m, _i, out, key=name: maps.__setitem__(key, out[0].detach().float().cpu()))
+        for name, conv in conv_layers(model)
+    ]
+    try:
+        out = forward(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return maps, out
+
+
+def feature_map_png(fmap: torch.Tensor, name: str, max_channels: int = 32) -> bytes:
+    """The first ``max_channels`` channels of one layer's output, each scaled by its own range."""
+    plt = pyplot()
+    n = min(max_channels, fmap.shape[0])
+    cols = min(8, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.35 * rows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_unit(fmap[i]).numpy(), cmap="viridis", vmin=0, vmax=1)
+            ax.set_title(str(i), fontsize=6)
+    fig.suptitle(f"{name}: {n} of {fmap.shape[0]} channels, {fmap.shape[1]}x{fmap.shape[2]}", fontsize=9)
+    fig.tight_layout()
+    return to_png(fig, dpi=90)
+
+
+def probabilities_png(image: torch.Tensor, probs: torch.Tensor, class_names: list[str], title: str, top: int = 10) -> bytes:
+    """The input image ``(C, H, W)`` in [0, 1] beside a bar chart of the ``top`` class probabilities."""
+    plt = pyplot()
+    k = min(top, len(class_names))
+    values, idx = probs.topk(k)
+    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1, 2]})
+    img = image.permute(1, 2, 0).clamp(0, 1).numpy()
+    ax_img.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
+    ax_img.axis("off")
+    ax_img.set_title(title, fontsize=8)
+    ax_bar.barh(range(k)[::-1], values.numpy(), color="tab:blue")
+    ax_bar.set_yticks(range(k)[::-1], [class_names[i] for i in idx.tolist()], fontsize=8)
+    ax_bar.set_xlim(0, 1)
+    ax_bar.set_xlabel("probability")
+    for y, v in zip(range(k)[::-1], values.tolist()):
+        ax_bar.text(min(v + 0.01, 0.9), y, f"{v:.3f}", va="center", fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)
