@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
 from lightcnn.callbacks.run_report import RunReport
@@ -84,6 +86,7 @@ class BaseTask(LightningModule):
             self.backbone = check_backbone(backbone, in_channels, image_size)
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
+        self._nonfinite: torch.Tensor | None = None  # any non-finite training loss since the last check
 
     def setup(self, stage: str) -> None:
         # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
@@ -132,6 +135,34 @@ class BaseTask(LightningModule):
                 f"or start a new run (or use scheduler: cosine/step/none) to train longer"
             )
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        bad = ~torch.isfinite(loss.detach())
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+        # On CPU a check costs nothing; on an accelerator it waits for the device, so check every
+        # 50 steps there (and always before a checkpoint is written, see on_save_checkpoint).
+        if self.device.type == "cpu" or (batch_idx + 1) % 50 == 0:
+            self._stop_if_nonfinite()
+
+    def _stop_if_nonfinite(self, check_parameters: bool = False) -> None:
+        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or infinite."""
+        bad_loss = self._nonfinite is not None and bool(self._nonfinite)
+        self._nonfinite = None
+        bad_param = check_parameters and not bad_loss and not all(bool(torch.isfinite(p).all()) for p in self.parameters())
+        if not (bad_loss or bad_param):
+            return
+        trainer = self.trainer
+        saved = [c.best_model_path for c in trainer.checkpoint_callbacks if Path(c.best_model_path or "x").stem == "last"]
+        kept = saved[0] if saved and saved[0] else "none yet: no epoch had finished"
+        what = "the training loss became NaN or infinite" if bad_loss else "a model parameter became NaN or infinite"
+        raise LightCNNError(
+            f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step}: training stopped. The last good "
+            f"checkpoint is kept ({kept}). Lower model.lr, add warm-up (scheduler: onecycle) or gradient clipping "
+            f"(trainer.gradient_clip_val), and check the data for extreme values."
+        )
+
     @property
     def num_parameters(self) -> int:
         return count_parameters(self)
@@ -148,19 +179,24 @@ class BaseTask(LightningModule):
         self.log("model/params", float(self.num_parameters))
 
     def configure_callbacks(self) -> list[Callback]:
-        """The best (by ``self.monitor``) and last checkpoints, as ``best.ckpt`` and ``last.ckpt``;
-        the task's own reporting callbacks; and the run report, last so that it sees their files."""
-        checkpoint = ModelCheckpoint(
-            monitor=self.monitor, mode=self.monitor_mode, save_last=True, filename="best",
-            auto_insert_metric_name=False, enable_version_counter=False,
+        """``best.ckpt`` (by ``self.monitor``) and ``last.ckpt`` (every epoch); the task's own
+        reporting callbacks; and the run report, last so that it sees their files."""
+        best = ModelCheckpoint(
+            monitor=self.monitor, mode=self.monitor_mode, filename="best", auto_insert_metric_name=False,
+            enable_version_counter=False,
         )
-        return [checkpoint, *self.report_callbacks(), RunReport()]
+        # A second checkpoint callback for last.ckpt: Lightning 2.6's save_last=True only writes
+        # last.ckpt when the top-k one was saved too, which would make "last" the best epoch.
+        last = ModelCheckpoint(monitor=None, save_top_k=1, filename="last", enable_version_counter=False)
+        return [best, last, *self.report_callbacks(), RunReport()]
 
     def report_callbacks(self) -> list[Callback]:
         """Callbacks writing task-specific files into the run folder (before the report is built)."""
         return []
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            self._stop_if_nonfinite(check_parameters=True)  # never write a checkpoint of a diverged model over a good one
         checkpoint["lightcnn_fit_seconds"] = self._fit_seconds
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
