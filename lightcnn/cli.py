@@ -14,18 +14,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
 from lightcnn.errors import LightCNNError
-from lightcnn.run import RunLogger, resolve_ckpt_path
+from lightcnn.run import RunLogger, check_checkpoint, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 
 LINKED = ("num_classes", "class_names", "in_channels", "image_size")
@@ -51,7 +53,7 @@ class LightCNNCLI(LightningCLI):
             subclass_mode_model=True,
             subclass_mode_data=True,
             trainer_defaults={"default_root_dir": "runs", "use_distributed_sampler": False},
-            save_config_callback=SaveConfigCallback,
+            save_config_callback=AtomicSaveConfigCallback,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"exit_on_error": False},
             auto_configure_optimizers=False,
@@ -70,6 +72,13 @@ class LightCNNCLI(LightningCLI):
     def _section(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in self._subcommand_method_arguments[subcommand]:
+            # A checkpoint is tensors and plain containers: loading one must not run code.
+            parser.set_defaults(weights_only=True)
+        return parser
+
     def _experiment_dir(self) -> Path:
         cfg = self._section()
         name = cfg.get("name")
@@ -87,8 +96,31 @@ class LightCNNCLI(LightningCLI):
             experiment = self._experiment_dir()
             ckpt, self._run_dir = resolve_ckpt_path(self.config[sub].get("ckpt_path"), experiment, sub)
             self.config[sub]["ckpt_path"] = ckpt
+            if ckpt is not None:
+                check_checkpoint(ckpt, self.config[sub].get("weights_only"))
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self._discard_empty_run()
+            raise
+
+    def _discard_empty_run(self) -> None:
+        """A fresh run that failed before it produced anything (a data error in setup, say) leaves
+        no run folder behind, so the next attempt is not numbered version_1 beside an empty
+        version_0. Folders of resumed runs and anything with results are never touched."""
+        logger = getattr(self.trainer, "logger", None)
+        if self._run_dir is not None or not isinstance(logger, RunLogger) or not self.trainer.is_global_zero:
+            return
+        run = Path(logger.log_dir)
+        if run.is_dir() and not _has_results(run):
+            shutil.rmtree(run, ignore_errors=True)
+            for parent in (run.parent, run.parent.parent):  # the experiment and root folders, if now empty
+                if parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         cfg = self._section()
@@ -96,8 +128,15 @@ class LightCNNCLI(LightningCLI):
             exp = self._experiment_dir()
             version = int(self._run_dir.name.split("_")[1]) if self._run_dir is not None else None
             kwargs["logger"] = RunLogger(save_dir=str(exp.parent), name=exp.name, version=version)
+        if not cfg["trainer"].get("plugins"):  # a config naming its own plugins keeps them
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         self.save_config_kwargs["config_filename"] = "config.yaml" if self.subcommand == "fit" else f"config_{self.subcommand}.yaml"
         return super().instantiate_trainer(**kwargs)
+
+
+def _has_results(run: Path) -> bool:
+    """Whether a run folder holds anything a failed command must not take away."""
+    return any(run.glob("checkpoints/*.ckpt")) or (run / "metrics.csv").is_file() or any(run.glob("*_per_class.json"))
 
 
 def _quiet() -> None:

@@ -70,6 +70,43 @@ def resolve_ckpt_path(ckpt_path: str | None, experiment: Path, subcommand: str) 
     return ckpt_path, run_dir_of(ckpt_path)
 
 
+def check_checkpoint(path: str, weights_only: bool | None) -> None:
+    """Open ``path`` the way the Trainer will (memory-mapped, so it is cheap) and turn the
+    failures people meet into one sentence.
+
+    Raises:
+        LightCNNError: a truncated or corrupt file, or one holding objects that ``weights_only``
+            loading refuses (with the way out, for a file you trust).
+    """
+    import pickle
+
+    import torch
+
+    safe = weights_only is not False
+    try:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=safe, mmap=True)
+        except (RuntimeError, OSError):
+            # the legacy (non-zip) format cannot be memory-mapped, and a truncated file fails to map
+            # with an unhelpful errno: read it plainly, for the real reason
+            state = torch.load(path, map_location="cpu", weights_only=safe)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        culprit = next((line.strip() for line in text.splitlines() if "Unsupported global" in line), None)
+        if culprit is None:
+            raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): it does not unpickle") from err
+        culprit = culprit.split(" was not an allowed global")[0].removeprefix("WeightsUnpickler error: ")
+        raise LightCNNError(
+            f"{path} holds objects that safe loading (weights_only) refuses: {culprit}. A checkpoint from an unknown "
+            f"source can run code when loaded without it; if you made this file yourself, pass --weights_only false"
+        ) from err
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        reason = str(err).splitlines()[0].split(". This is an internal")[0]
+        raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from err
+    if not isinstance(state, dict) or "state_dict" not in state or "pytorch-lightning_version" not in state:
+        raise LightCNNError(f"{path} is not a Lightning checkpoint (no state_dict / pytorch-lightning_version in it)")
+
+
 class _AppendingWriter(ExperimentWriter):
     """Lightning's CSV writer deletes an existing metrics.csv; a resumed run or a later ``test``
     in the same run folder must add to it instead, keeping the training history."""
