@@ -55,9 +55,9 @@ def _namespace(dirs: list[Path]) -> types.ModuleType:
         pkg = types.ModuleType("plugins")
         pkg.__path__ = []
         sys.modules["plugins"] = pkg
-    for d in dirs:
-        if str(d) not in pkg.__path__:
-            pkg.__path__.append(str(d))
+    # Exactly today's folders, in order: a folder searched by an earlier discover() (another
+    # working directory in the same process) must not supply a same-named module.
+    pkg.__path__[:] = list(dict.fromkeys(str(d) for d in dirs))
     return pkg
 
 

@@ -102,13 +102,13 @@ class InMemoryDataModule(LightningDataModule):
         eval_batch_size: int | None = None,
         val_size: float = 0.1,
         split_seed: int = 0,
-        classes: list[str] | None = None,
+        classes: list[str | int] | None = None,
         grayscale: bool = False,
         image_size: int | None = None,
         augment: list[dict[str, Any]] | None = None,
         augment_seed: int = 0,
-        train_classes: list[str] | None = None,
-        heldout_classes: list[str] | None = None,
+        train_classes: list[str | int] | None = None,
+        heldout_classes: list[str | int] | None = None,
         classes_per_batch: int | None = None,
         m_per_class: int | None = None,
         batches_per_epoch: int | None = None,
@@ -157,7 +157,7 @@ class InMemoryDataModule(LightningDataModule):
             )
         return cpb * m
 
-    def _resolve_heldout(self, train: list[str] | None, heldout: list[str] | None) -> list[int]:
+    def _resolve_heldout(self, train: list[str | int] | None, heldout: list[str | int] | None) -> list[int]:
         """Label ids (in this module's label space) of the classes kept out of training."""
         if train is not None and heldout is not None:
             raise LightCNNError("give data.train_classes or data.heldout_classes, not both")
@@ -207,7 +207,7 @@ class InMemoryDataModule(LightningDataModule):
         return self.augment.output_size(self.stored_size) if self.augment else self.stored_size
 
     # --- preparation --------------------------------------------------------------------------
-    def _resolve_classes(self, classes: list[str] | None) -> list[int]:
+    def _resolve_classes(self, classes: list[str | int] | None) -> list[int]:
         names = self.all_class_names
         if classes is None:
             return list(range(len(names)))
