@@ -1,0 +1,220 @@
+"""The bad-input catalogue: each mistake a user can make gets one message naming the culprit,
+a non-zero exit (2), no traceback, and nothing half-written left behind.
+
+Every case runs the real command in process, in a fresh folder holding a tiny MNIST.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lightcnn.cli import main
+from tests.conftest import REPO, write_cifar_layout, write_idx, write_image_folder, write_mnist_layout
+from tests.test_plugins import write_plugin
+
+MNIST = str(REPO / "configs" / "mnist_classify.yaml")
+EMBED = str(REPO / "configs" / "mnist_embed.yaml")
+CIFAR = str(REPO / "configs" / "cifar10_base.yaml")
+FIT = ["--data.download", "false", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]
+
+
+def fit(config: str = MNIST, *extra: str) -> list[str]:
+    return ["fit", "--config", config, "--data.root", "data", *FIT, *extra]
+
+
+def raw(name: str) -> Path:
+    return Path("data/MNIST/raw") / name
+
+
+def truncate(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def trained_checkpoint() -> Path:
+    """A 1-epoch MNIST run's last.ckpt (1 channel, 28 px)."""
+    assert main(fit(MNIST, "--trainer.limit_train_batches", "2", "--name", "trained")) == 0
+    return Path("runs/trained/version_0/checkpoints/last.ckpt")
+
+
+def mnist_checkpoint_on_cifar() -> list[str]:
+    write_cifar_layout(Path("data"))
+    return ["embed", "--ckpt", str(trained_checkpoint()), "--config", CIFAR, "--data.root", "data", "--data.download", "false"]
+
+
+def duplicate_plugins() -> list[str]:
+    write_plugin(Path("plugins"), "tiny", "tiny_a")
+    write_plugin(Path("more"), "tiny", "tiny_b")
+    return ["list", "backbones"]
+
+
+def same_name_twice() -> list[str]:
+    write_plugin(Path("plugins"), "net_a", "twin")
+    write_plugin(Path("plugins"), "net_b", "twin")
+    return ["list", "backbones"]
+
+
+def contract_breaker() -> list[str]:
+    write_plugin(Path("plugins"), "nofeat", "", body="""
+        from torch import nn
+        from lightcnn.registry import BACKBONES
+
+        @BACKBONES.register("nofeat")
+        class NoFeatures(nn.Module):
+            def __init__(self, in_channels: int = 1, image_size: int = 28) -> None:
+                super().__init__()
+                self.fc = nn.Linear(in_channels * image_size * image_size, 8)
+
+            def forward(self, x):
+                return self.fc(x.flatten(1))
+    """)
+    return fit(MNIST, "--model.backbone", "nofeat", "--model.backbone_args", "null")
+
+
+def corrupt_pickle() -> list[str]:
+    write_cifar_layout(Path("data"))
+    Path("data/cifar-10-batches-py/data_batch_3").write_bytes(b"\x80\x02}q\x00(X\x04")
+    return fit(CIFAR)
+
+
+def wrong_shape_pickle() -> list[str]:
+    write_cifar_layout(Path("data"))
+    with open("data/cifar-10-batches-py/data_batch_2", "wb") as f:
+        pickle.dump({b"data": np.zeros((40, 100), np.uint8), b"labels": [0] * 40}, f, protocol=2)
+    return fit(CIFAR)
+
+
+def image_folder(make: Callable[[Path], None]) -> Callable[[], list[str]]:
+    def build() -> list[str]:
+        root = write_image_folder(Path("imgs"), {"cat": 5, "dog": 5})
+        make(root)
+        return fit(MNIST, "--data", "ImageFolderDataModule", "--data.root", "imgs", "--data.image_size", "28",
+                   "--data.grayscale", "true", "--data.split", "[0.6, 0.2, 0.2]")
+    return build
+
+
+def cut_mnist_labels() -> list[str]:
+    truncate(raw("train-labels-idx1-ubyte"), 20)
+    return fit()
+
+
+def bad_magic() -> list[str]:
+    raw("t10k-images-idx3-ubyte").write_bytes(b"\x12\x34\x08\x03" + bytes(100))
+    return ["test", "--config", MNIST, "--data.root", "data", "--data.download", "false"]
+
+
+def gzip_garbage() -> list[str]:
+    path = raw("train-images-idx3-ubyte")
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(path.read_bytes())[:200])
+    path.unlink()
+    return fit()
+
+
+def unwritable_output() -> list[str]:
+    Path("afile").write_text("not a folder")
+    return fit(MNIST, "--trainer.default_root_dir", "afile/runs")
+
+
+def corrupt_checkpoint() -> list[str]:
+    ckpt = trained_checkpoint()
+    truncate(ckpt, 5000)
+    return ["test", "--config", MNIST, "--data.root", "data", "--data.download", "false", "--ckpt_path", str(ckpt)]
+
+
+class Payload:
+    """Stands for any object a malicious checkpoint could carry."""
+
+
+def unsafe_checkpoint() -> list[str]:
+    import torch
+
+    torch.save({"state_dict": {}, "pytorch-lightning_version": "2.6.6", "x": Payload()}, "gift.ckpt")
+    return ["test", "--config", MNIST, "--data.root", "data", "--data.download", "false", "--ckpt_path", "gift.ckpt"]
+
+
+def report_without_metrics() -> list[str]:
+    Path("runs/x/version_0").mkdir(parents=True)
+    return ["report", "runs/x/version_0"]
+
+
+CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
+    # configs and the command line
+    "unknown config key": (lambda: fit(MNIST, "--model.lrr", "0.1"), ["unknown key 'model.lrr'", "did you mean lr"]),
+    "wrong type": (lambda: fit(MNIST, "--data.batch_size", "abc"), ["data.batch_size", "got 'abc', expected int"]),
+    "unknown task": (lambda: fit(MNIST, "--model", "Classifier"), ["unknown task 'Classifier'"]),
+    "unknown datamodule": (lambda: fit(MNIST, "--data", "MNIST"), ["MNIST", "did you mean MNISTDataModule"]),
+    "missing config file": (lambda: ["fit", "--config", "nope.yaml"], ["nope.yaml", "not found"]),
+    "broken YAML": (lambda: (Path("bad.yaml").write_text("model: [unclosed\n"), fit("bad.yaml"))[1], ["bad.yaml"]),
+    "unknown optimizer": (lambda: fit(MNIST, "--model.optimizer", "adamx"), ["model.optimizer", "'adamx'", "adamw"]),
+    "negative learning rate": (lambda: fit(MNIST, "--model.lr", "-0.1"), ["lr=-0.1", "positive"]),
+    "unknown backbone": (lambda: fit(MNIST, "--model.backbone", "mnist_cn"), ["mnist_cn", "mnist_cnn"]),
+    "unknown backbone option": (lambda: fit(MNIST, "--model.backbone_args", "{widht: 2}"), ["'widht'", "width"]),
+    "no checkpoint to resume or test": (lambda: ["test", "--config", MNIST, "--ckpt_path", "best"], ["--ckpt_path best", "no best.ckpt"]),
+    "checkpoint file missing": (lambda: ["test", "--config", MNIST, "--ckpt_path", "gone.ckpt"], ["gone.ckpt", "no such checkpoint"]),
+    "corrupt checkpoint": (corrupt_checkpoint, ["last.ckpt is not a readable checkpoint (truncated or corrupt?)"]),
+    "checkpoint carrying objects": (unsafe_checkpoint, ["gift.ckpt holds objects that safe loading (weights_only) refuses",
+                                                        "tests.test_bad_inputs.Payload", "--weights_only false"]),
+    "unwritable output folder": (unwritable_output, ["afile/runs", "cannot"]),
+    # plugins
+    "plugin with a syntax error": (lambda: (write_plugin(Path("plugins"), "broken", "", body="def f(:\n"), ["list"])[1],
+                                   ["broken.py:1", "SyntaxError"]),
+    "plugin importing a missing module": (lambda: (write_plugin(Path("plugins"), "needs", "", body="import nope_mod\n"), ["list"])[1],
+                                          ["needs.py:1 failed to import", "nope_mod"]),
+    "duplicate plugin file name": (duplicate_plugins, ["plugins/tiny.py", "more/tiny.py"]),
+    "duplicate registered name": (same_name_twice, ["'twin'", "net_a.py", "net_b.py"]),
+    "backbone breaking the contract": (contract_breaker, ["backbone 'nofeat'", "nofeat.py:5", "num_features"]),
+    # datasets
+    "missing dataset files": (lambda: (shutil.rmtree("data"), fit(MNIST, "--data.offline_fallback", "false"))[1],
+                              ["train-images-idx3-ubyte", "data/MNIST/raw"]),
+    "truncated IDX labels": (cut_mnist_labels, ["train-labels-idx1-ubyte"]),
+    "IDX with a bad magic number": (bad_magic, ["t10k-images-idx3-ubyte", "bad magic number"]),
+    "truncated gzip": (gzip_garbage, ["train-images-idx3-ubyte.gz", "corrupt or truncated"]),
+    "corrupt CIFAR pickle": (corrupt_pickle, ["data_batch_3"]),
+    "CIFAR batch of the wrong shape": (wrong_shape_pickle, ["data_batch_2", "3072"]),
+    "empty class folder": (image_folder(lambda root: [p.unlink() for p in (root / "dog").iterdir()]), ["imgs/dog", "has no images"]),
+    "unreadable image": (image_folder(lambda root: (root / "cat" / "img_01.png").write_bytes(b"\x89PNG broken")),
+                         ["cannot read image imgs/cat/img_01.png"]),
+    "unknown class": (lambda: fit(MNIST, "--data.classes", "[0, 1, eleven]"), ["data.classes", "eleven", "valid"]),
+    "statistics for the wrong channel count": (lambda: fit(MNIST, "--data.mean", "[0.5, 0.5, 0.5]"), ["data.mean has 3 values", "1 channels"]),
+    "checkpoint for other channels": (mnist_checkpoint_on_cifar, ["1-channel 28x28", "3-channel 32x32", "grayscale"]),
+    "validation split taking everything": (lambda: fit(MNIST, "--data.val_size", "300"), ["data.val_size=300"]),
+    # augmentation
+    "unknown augmentation": (lambda: fit(MNIST, "--data.augment", "[{name: rotate}]"), ["rotate", "rotation"]),
+    "augmentation value out of range": (lambda: fit(MNIST, "--data.augment", "[{name: hflip, p: 1.5}]"), ["hflip", "p=1.5", "valid"]),
+    "augmentation option unknown": (lambda: fit(MNIST, "--data.augment", "[{name: rotation, degree: 5}]"), ["'degree'", "degrees"]),
+    # embedding settings
+    "batch not classes x m": (lambda: fit(EMBED, "--data.batch_size", "100"), ["data.batch_size=100", "classes_per_batch x m_per_class"]),
+    "m_per_class without classes_per_batch": (lambda: fit(EMBED, "--data.classes_per_batch", "null"), ["classes_per_batch and data.m_per_class go together"]),
+    "unknown held-out class": (lambda: fit(EMBED, "--data.train_classes", "[0, 1, x]"), ["data.train_classes", "'x'"]),
+    "more classes per batch than classes": (lambda: fit(EMBED, "--data.train_classes", "[0, 1]", "--data.classes_per_batch", "4",
+                                                        "--data.batch_size", "128"), ["classes_per_batch=4", "only 2 classes"]),
+    "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0/metrics.csv does not exist"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_explained(case, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "more"))  # a second plugin folder
+    write_mnist_layout(tmp_path / "data")
+    build, expected = CASES[case]
+    argv = build()
+    capsys.readouterr()
+    before = {p for p in tmp_path.rglob("*") if "trained" not in p.parts}
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert "Traceback" not in err and err.startswith("lightcnn: error:"), err[-2000:]
+    for text in expected:
+        assert text in err, f"{text!r} not in {err!r}"
+    left = {p for p in tmp_path.rglob("*") if "trained" not in p.parts} - before
+    assert not [p for p in left if p.name.endswith(".tmp")], left  # no half-written file
+    assert not [p for p in left if p.parent.name == "runs" or p.name.startswith("version_")], left  # no empty run folder
