@@ -34,6 +34,7 @@ class BaseTask(LightningModule):
         lr: learning rate (the peak rate for ``onecycle``).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         momentum: SGD momentum.
+        nesterov: Nesterov momentum for SGD.
         scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
         channels_last: run the model in channels-last memory format (faster convs on CPU).
@@ -56,6 +57,7 @@ class BaseTask(LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         momentum: float = 0.9,
+        nesterov: bool = False,
         scheduler: Scheduler = "none",
         step_size: int = 10,
         gamma: float = 0.1,
@@ -87,6 +89,8 @@ class BaseTask(LightningModule):
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
         self._nonfinite: torch.Tensor | None = None  # any non-finite training loss since the last check
+        self._loss_sum: torch.Tensor | None = None  # this epoch's training losses, summed on the device
+        self._loss_steps = 0
 
     def setup(self, stage: str) -> None:
         # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
@@ -105,7 +109,9 @@ class BaseTask(LightningModule):
         hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
         if hp.optimizer == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+            opt: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, nesterov=bool(hp.get("nesterov"))
+            )
         elif hp.optimizer == "adam":
             opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
         else:
@@ -134,6 +140,22 @@ class BaseTask(LightningModule):
                 f"{int(self.trainer.estimated_stepping_batches)}: resume with the original trainer.max_epochs, "
                 f"or start a new run (or use scheduler: cosine/step/none) to train longer"
             )
+
+    def log_train_loss(self, loss: torch.Tensor) -> None:
+        """Log ``train/loss_step`` on the steps the logger writes (and the progress bar shows),
+        and ``train/loss_epoch`` (the mean over the epoch, across ranks) at the epoch end.
+
+        ``self.log(on_step=True, on_epoch=True)`` on every step costs about a millisecond of
+        Python per call, 5-10 % of a small CNN's step on a CPU; summing on the device is free.
+        """
+        detached = loss.detach()
+        self._loss_sum = detached.clone() if self._loss_sum is None else self._loss_sum.add_(detached)
+        self._loss_steps += 1
+        if self._trainer is None:
+            return  # called outside a Trainer (a unit test): nothing to log to
+        every = math.gcd(max(1, self.trainer.log_every_n_steps), 10)  # every 10th step, on the logger's steps
+        if (self.global_step + 1) % every == 0:
+            self.log("train/loss_step", detached, prog_bar=True, logger=True)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
@@ -171,6 +193,9 @@ class BaseTask(LightningModule):
         self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
+        if self._loss_steps:
+            self.log("train/loss_epoch", self._loss_sum / self._loss_steps, sync_dist=True)
+            self._loss_sum, self._loss_steps = None, 0
         if self._epoch_start is not None:
             seconds = time.perf_counter() - self._epoch_start
             self._fit_seconds += seconds

@@ -23,6 +23,8 @@ class ClassificationTask(BaseTask):
 
     Args:
         label_smoothing: cross-entropy label smoothing in [0, 1).
+        tta_flip: in validation, test and predict, average the logits of each image and its
+            mirror image (test-time augmentation; for data where a flip keeps the class).
         **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
 
     Logs ``train/loss``, ``train/acc``; ``{val,test}/{loss,acc,precision,recall,f1}`` and per class
@@ -33,8 +35,9 @@ class ClassificationTask(BaseTask):
 
     monitor, monitor_mode = "val/acc", "max"
 
-    def __init__(self, label_smoothing: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, label_smoothing: float = 0.0, tta_flip: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.tta_flip = tta_flip
         if not 0.0 <= label_smoothing < 1.0:
             raise LightCNNError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
         self.head = nn.Linear(self.backbone.num_features, self.num_classes)
@@ -51,14 +54,18 @@ class ClassificationTask(BaseTask):
         """Logits ``(B, num_classes)`` of normalised images ``(B, C, H, W)``."""
         return self.head(self.features(x))
 
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for evaluation: ``forward``, averaged with the mirror image's when ``tta_flip``."""
+        logits = self(x)
+        return (logits + self(x.flip(3))) / 2 if self.tta_flip else logits
+
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
+        logits = self(x) if stage == "train" else self.evaluate(x)
         loss = self.loss_fn(logits, y)
         if stage == "train":
-            self.train_acc.update(logits.detach(), y)
-            self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
-            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+            self.train_acc.update(logits.detach(), y)  # logged once, at the epoch end
+            self.log_train_loss(loss)
         else:
             getattr(self, f"{stage}_metrics").update(logits, y)
             self._keep_misclassified(stage, x, y, logits)
@@ -73,6 +80,11 @@ class ClassificationTask(BaseTask):
         if len(wrong):
             probs = logits[wrong].detach().float().softmax(dim=1).cpu()
             kept += [(xi, int(yi), pi) for xi, yi, pi in zip(x[wrong].detach().cpu(), y[wrong].cpu(), probs)]
+
+    def on_train_epoch_end(self) -> None:
+        self.log("train/acc", self.train_acc.compute())  # torchmetrics has reduced across ranks
+        self.train_acc.reset()
+        super().on_train_epoch_end()
 
     def on_validation_epoch_start(self) -> None:
         self.misclassified["val"] = []
@@ -92,7 +104,7 @@ class ClassificationTask(BaseTask):
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown) and the inputs' ``index``."""
         x, y, *index = batch
-        return {"probs": self(x).softmax(dim=1), "target": y, "index": index[0] if index else torch.arange(len(y))}
+        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index[0] if index else torch.arange(len(y))}
 
     def _epoch_end(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")

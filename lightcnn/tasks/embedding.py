@@ -80,7 +80,7 @@ class EmbeddingTask(BaseTask):
         emb = self(x)
         pairs = self.miner(emb, y) if self.miner is not None else None
         loss = self.loss_fn(emb, y, pairs)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        self.log_train_loss(loss)
         return loss
 
     def _collect(self, stage: str, batch: Batch) -> None:

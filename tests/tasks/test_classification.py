@@ -1,0 +1,83 @@
+"""ClassificationTask details: flip test-time augmentation, Nesterov SGD, cheap loss logging."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+
+from lightcnn.cli import main
+from lightcnn.tasks import ClassificationTask
+from tests.test_cli import tiny_fit_args
+
+
+def test_tta_flip_averages_the_image_and_its_mirror():
+    torch.manual_seed(0)
+    task = ClassificationTask(backbone="mnist_cnn", tta_flip=True).eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        expected = (task(x) + task(x.flip(3))) / 2
+        assert torch.allclose(task.evaluate(x), expected)
+        assert not torch.allclose(task.evaluate(x), task(x))
+        symmetric = x + x.flip(3)  # a mirror-symmetric image: TTA changes nothing
+        assert torch.allclose(task.evaluate(symmetric), task(symmetric), atol=1e-5)
+    task.tta_flip = False
+    with torch.no_grad():
+        assert torch.equal(task.evaluate(x), task(x))
+
+
+def test_sgd_nesterov_reaches_the_optimizer():
+    task = ClassificationTask(backbone="mnist_cnn", optimizer="sgd", nesterov=True, momentum=0.8, lr=0.05)
+    opt = task.configure_optimizers()
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.defaults["nesterov"] is True and opt.defaults["momentum"] == 0.8 and opt.defaults["lr"] == 0.05
+
+
+_LOSSES: list[float] = []
+
+
+class CollectLosses(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        _LOSSES.append(float(outputs["loss"]))
+
+
+def test_epoch_loss_is_the_mean_of_step_losses_and_steps_are_logged_on_logger_steps(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _LOSSES.clear()
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=2), "--trainer.log_every_n_steps", "5",
+            "--trainer.callbacks+=tests.tasks.test_classification.CollectLosses"]
+    assert main(["fit", *args]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "runs" / "mnist_classify" / "version_0" / "metrics.csv")))
+    steps = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    assert steps == [4, 9, 14]  # 8 steps per epoch, logged every 5th (global step numbering)
+    epoch_losses = [float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")]
+    assert epoch_losses == pytest.approx([sum(_LOSSES[:8]) / 8, sum(_LOSSES[8:]) / 8], rel=1e-5)
+    step_losses = {int(r["step"]): float(r["train/loss_step"]) for r in rows if r.get("train/loss_step")}
+    assert step_losses[9] == pytest.approx(_LOSSES[9], rel=1e-6)
+
+
+def test_threads_option_sets_torch_threads(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = torch.get_num_threads()
+    try:
+        assert main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--threads", "1",
+                     "--trainer.limit_train_batches", "1"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_data_on_device_moves_the_splits_once(mnist_root):
+    from types import SimpleNamespace
+
+    from lightcnn.data.mnist import MNISTDataModule
+
+    dm = MNISTDataModule(root=str(mnist_root), download=False, data_on_device=True, batch_size=16)
+    dm.setup("fit")
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")), training=False)
+    loader = dm.val_dataloader()
+    assert dm.splits["val"][0].device.type == "meta" and dm.splits["train"][0].device.type == "cpu"
+    x, y = next(iter(loader))
+    assert x.device.type == "meta" and x.dtype == torch.uint8 and x.shape == (len(y), 1, 28, 28) and len(y) > 0
