@@ -85,6 +85,8 @@ class InMemoryDataModule(LightningDataModule):
         batches_per_epoch: epoch length with per-class batches (default: cover the train split once).
         mean, std: per-channel normalisation in [0, 1] units; ``None`` computes them from the
             training split.
+        data_on_device: keep the uint8 splits on the training device (a GPU's memory), so a batch
+            is gathered there and nothing crosses the bus per step.
         predict_files: image files, folders or glob patterns for ``lightcnn predict`` (decoded to
             this dataset's channels and size); ``None`` predicts the test split.
 
@@ -115,6 +117,7 @@ class InMemoryDataModule(LightningDataModule):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         predict_files: list[str] | None = None,
+        data_on_device: bool = False,
     ) -> None:
         super().__init__()
         batch_size = self._per_class_batches(batch_size, classes_per_batch, m_per_class, batches_per_epoch)
@@ -140,6 +143,7 @@ class InMemoryDataModule(LightningDataModule):
         self.heldout_class_ids = self._resolve_heldout(train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
         self.predict_files = predict_files
+        self.data_on_device = data_on_device
         self.predict_inputs: list[str] = []  # what each predicted row is: a file, or empty for split indices
 
     def _per_class_batches(self, batch_size: int | None, cpb: int | None, m: int | None, bpe: int | None) -> int:
@@ -277,6 +281,9 @@ class InMemoryDataModule(LightningDataModule):
         if split not in self.splits:
             self.setup("test" if split == "test" else "fit")
         x, y = self.splits[split]
+        device = self.trainer.strategy.root_device if self.data_on_device and self.trainer is not None else None
+        if device is not None and x.device != device:
+            x, y = self.splits[split] = (x.to(device), y.to(device))
         if len(y) == 0:
             raise LightCNNError(f"{type(self).__name__}: the {split} split is empty (val_size={self.val_size}, classes={self.class_names})")
         bs = self.batch_size if train else self.eval_batch_size
