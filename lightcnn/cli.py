@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -66,6 +67,11 @@ class LightCNNCLI(LightningCLI):
             "--name", type=str | None, default=None,
             help="Run name: runs go to {trainer.default_root_dir}/{name}/version_N (default: the config file's stem).",
         )
+        parser.add_argument(
+            "--threads", type=int | None, default=None,
+            help="torch intra-op threads (default: one per core). Set it to the cores left free when "
+            "something else keeps cores busy: threads waiting for a busy core slow every step.",
+        )
         for key in LINKED:
             parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
 
@@ -100,6 +106,13 @@ class LightCNNCLI(LightningCLI):
                 check_checkpoint(ckpt, self.config[sub].get("weights_only"))
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
+
+    def before_instantiate_classes(self) -> None:
+        threads = self._section().get("threads")
+        if threads is not None:
+            if threads < 1:
+                raise LightCNNError(f"--threads must be >= 1, got {threads}")
+            torch.set_num_threads(threads)
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:

@@ -113,6 +113,7 @@ class Registry:
             bare = rest or name  # a bare "resnet18" may mean "timm/resnet18"
             pool = lister(f"*{bare[:3]}*") or []
             close += [f"{pre}/{m}" for m in difflib.get_close_matches(bare, pool, n=5, cutoff=0.6)]
+        close.sort(key=lambda n: n.rpartition("/")[2] != name)  # "timm/resnet18" first for "resnet18"
         hint = f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(sorted(self._items)) or '(none)'}"
         return (
             f"unknown {self.kind} {name!r}; {hint}\n"

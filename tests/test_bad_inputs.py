@@ -162,6 +162,7 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "corrupt checkpoint": (corrupt_checkpoint, ["last.ckpt is not a readable checkpoint (truncated or corrupt?)"]),
     "checkpoint carrying objects": (unsafe_checkpoint, ["gift.ckpt holds objects that safe loading (weights_only) refuses",
                                                         "tests.test_bad_inputs.Payload", "--weights_only false"]),
+    "zero threads": (lambda: fit(MNIST, "--threads", "0"), ["--threads must be >= 1, got 0"]),
     "unwritable output folder": (unwritable_output, ["afile/runs", "cannot"]),
     # plugins
     "plugin with a syntax error": (lambda: (write_plugin(Path("plugins"), "broken", "", body="def f(:\n"), ["list"])[1],

@@ -17,7 +17,7 @@ def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataMo
     parser = LightningArgumentParser(exit_on_error=False)
     parser.add_argument("--config", action=ActionConfigFile)
     parser.add_lightning_class_args(LightningDataModule, "data", subclass_mode=True)
-    for other in ("trainer", "model", "seed_everything", "name", "ckpt_path"):
+    for other in ("trainer", "model", "seed_everything", "name", "ckpt_path", "threads"):
         parser.add_argument(f"--{other}", type=Any, default=None)  # parsed elsewhere; ignored here
     cfg = parser.parse_args(["--config", config, *overrides])
     return parser.instantiate_classes(cfg).data
