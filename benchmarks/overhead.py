@@ -1,0 +1,139 @@
+"""lightcnn fit against a plain PyTorch loop: steady-state training images/s, same run.
+
+    python ../shared/data/materialize.py .data
+    python benchmarks/overhead.py --root .data          # -> benchmarks/results/overhead.json + a table
+
+For each case (the labs' CIFAR-10 net on CIFAR-10, the MNIST net on MNIST) both sides train the
+same module (a ``ClassificationTask``'s backbone + head, channels_last), from the same in-memory
+uint8 tensors, with the same batch size, optimizer (Adam, one-cycle), label smoothing and torch
+threads. The plain loop indexes the tensors, normalises, and steps; ``lightcnn fit`` runs the
+case's config as a user would (progress bar, logging, metrics, checkpoints at the epoch end are
+outside the timed steps). A callback timestamps every training batch; the first ``--warmup``
+steps are dropped.
+
+This machine's speed drifts by tens of percent from minute to minute (a shared host), so the
+two sides alternate ``--repeats`` times in ABBA order and the figure reported is the median of
+the paired ratios (each lightcnn run over the plain run beside it), beside the median rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback
+from torch.nn import functional as F
+
+from lightcnn.cli import _import_builtins
+from lightcnn.cli import main as lightcnn_main
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = {
+    "cifar10_base (labs' CIFAR-10 net)": (REPO / "configs" / "cifar10_base.yaml", 128),
+    "mnist_cnn + BatchNorm (MNIST net)": (REPO / "configs" / "mnist_classify.yaml", 128),
+}
+_STAMPS: list[float] = []
+
+
+class StepStamps(Callback):
+    """Appends ``time.perf_counter()`` at the start of every training batch, and once at the end."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        _STAMPS.append(time.perf_counter())
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        _STAMPS.append(time.perf_counter())  # after the last step (before validation/checkpoints)
+
+
+def rate(stamps: list[float], warmup: int, batch: int) -> float:
+    steps = len(stamps) - 1 - warmup
+    return steps * batch / (stamps[-1] - stamps[warmup])
+
+
+def lightcnn_rate(config: Path, root: str, steps: int, warmup: int, batch: int, out: Path) -> float:
+    _STAMPS.clear()
+    code = lightcnn_main([
+        "fit", "--config", str(config), "--data.root", root, "--data.batch_size", str(batch),
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
+        "--trainer.default_root_dir", str(out), "--trainer.callbacks+=__main__.StepStamps",
+    ])
+    assert code == 0
+    return rate(_STAMPS, warmup, batch)
+
+
+def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int) -> float:
+    """The same model and data in a hand-written loop."""
+    from lightcnn.commands.common import datamodule_from_config
+    from lightcnn.tasks import ClassificationTask
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text())
+    init = dict(cfg["model"]["init_args"])
+    dm = datamodule_from_config(str(config), ["--data.root", root])
+    dm.setup("fit")
+    torch.manual_seed(0)
+    model = ClassificationTask(**init, num_classes=dm.num_classes, in_channels=dm.in_channels, image_size=dm.image_size)
+    model = model.to(memory_format=torch.channels_last).train()
+    opt = torch.optim.Adam(model.parameters(), lr=init["lr"], weight_decay=init.get("weight_decay", 0.0))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=init["lr"], total_steps=steps)
+    x, y = dm.splits["train"]
+    mean = torch.tensor(dm.mean).view(1, -1, 1, 1)
+    std = torch.tensor(dm.std).view(1, -1, 1, 1)
+    perm = torch.randperm(len(y))
+    smoothing = init.get("label_smoothing", 0.0)
+    stamps = []
+    for step in range(steps):
+        stamps.append(time.perf_counter())
+        idx = perm[step * batch : (step + 1) * batch]
+        xb = x[idx].float().div_(255).sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model(xb), y[idx], label_smoothing=smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    stamps.append(time.perf_counter())
+    return rate(stamps, warmup, batch)
+
+
+def main() -> None:
+    _import_builtins()
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", default=".data")
+    p.add_argument("--steps", type=int, default=250)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=6)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "overhead.json")
+    a = p.parse_args()
+    results = {"torch_threads": torch.get_num_threads(), "steps": a.steps, "warmup": a.warmup, "cases": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (config, batch) in CASES.items():
+            plain, framework = [], []
+            for i in range(a.repeats):
+                # ABBA order: drift of the machine's speed within a pair cancels over the pairs
+                runs = [lambda: plain.append(plain_rate(config, a.root, a.steps, a.warmup, batch)),
+                        lambda: framework.append(lightcnn_rate(config, a.root, a.steps, a.warmup, batch, Path(tmp)))]
+                for run in runs if i % 2 == 0 else runs[::-1]:
+                    run()
+            results["cases"][name] = {
+                "batch": batch, "plain_img_s": plain, "lightcnn_img_s": framework,
+                "paired_ratios": [f / p for f, p in zip(framework, plain)],
+                "ratio": statistics.median(f / p for f, p in zip(framework, plain)),
+            }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(results, indent=2))
+    print(f"torch threads: {results['torch_threads']}; {a.steps} steps, first {a.warmup} dropped; median of {a.repeats}")
+    print("| case | batch | plain loop img/s | lightcnn fit img/s | lightcnn / plain (median of pairs) | pairs |")
+    print("|---|---|---|---|---|---|")
+    for name, r in results["cases"].items():
+        pairs = ", ".join(f"{q:.2f}" for q in r["paired_ratios"])
+        print(f"| {name} | {r['batch']} | {statistics.median(r['plain_img_s']):,.0f} | "
+              f"{statistics.median(r['lightcnn_img_s']):,.0f} | **{r['ratio']:.3f}x** | {pairs} |")
+
+
+if __name__ == "__main__":
+    main()
