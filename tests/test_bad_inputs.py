@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from lightcnn.cli import main
-from tests.conftest import REPO, write_cifar_layout, write_idx, write_image_folder, write_mnist_layout
+from tests.conftest import REPO, write_cifar_layout, write_image_folder, write_mnist_layout
 from tests.test_plugins import write_plugin
 
 MNIST = str(REPO / "configs" / "mnist_classify.yaml")

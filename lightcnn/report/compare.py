@@ -123,12 +123,7 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         doc.table(["key", *runs], diff)
     else:
         doc.para("the configs are identical")
-    md, page = out / "compare.md", out / "compare.html"
-    with atomic_write(md) as f:
-        f.write(doc.markdown(out))
-    with atomic_write(page) as f:
-        f.write(doc.html())
-    return md, page
+    return doc.write(out, "compare")
 
 
 def _panels(histories: list[History]) -> list[tuple[str, str, str | None]]:

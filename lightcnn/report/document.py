@@ -32,6 +32,18 @@ class Document:
     def code(self, text: str) -> None:
         self.blocks.append(("code", text))
 
+    def write(self, folder: Path, stem: str) -> tuple[Path, Path]:
+        """Write ``{stem}.md`` (images linked) and ``{stem}.html`` (images embedded) into
+        ``folder``, each atomically; return both paths."""
+        from lightcnn.io import atomic_write
+
+        md, page = Path(folder) / f"{stem}.md", Path(folder) / f"{stem}.html"
+        with atomic_write(md) as f:
+            f.write(self.markdown(Path(folder)))
+        with atomic_write(page) as f:
+            f.write(self.html())
+        return md, page
+
     def markdown(self, base: Path) -> str:
         """Markdown with images linked relative to ``base`` (the report's folder)."""
         out = [f"# {self.title}", ""]

@@ -30,11 +30,20 @@ def to_png(fig: Any, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
+def _epoch_axes(ax: Any, title: str, legend_size: int) -> None:
+    """Title, an integer epoch axis, a light grid and the legend."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
 def curves_png(history: History, panels: list[tuple[str, list[str]]], best_epoch: int | None, verdict: Verdict | None) -> bytes:
     """One panel per ``(title, keys)``: each key's per-epoch curve (``train/*`` dashed), the best
     epoch as a vertical line and the diverging epochs shaded."""
-    from matplotlib.ticker import MaxNLocator
-
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels):
@@ -46,19 +55,13 @@ def curves_png(history: History, panels: list[tuple[str, list[str]]], best_epoch
             ax.axvline(best_epoch, color="tab:green", linestyle=":", label=f"best epoch {best_epoch}")
         if verdict is not None and verdict.overfitting and verdict.began_epoch is not None:
             ax.axvspan(verdict.began_epoch - 0.5, max(history.epochs) + 0.5, color="tab:red", alpha=0.08, label="diverging")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _epoch_axes(ax, title, legend_size=8)
     fig.tight_layout()
     return to_png(fig)
 
 
 def overlay_png(runs: dict[str, History], panels: list[tuple[str, str, str | None]]) -> bytes:
     """Several runs on shared axes: per panel ``(title, val_key, train_key)``; training dashed."""
-    from matplotlib.ticker import MaxNLocator
-
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.0), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -69,11 +72,7 @@ def overlay_png(runs: dict[str, History], panels: list[tuple[str, str, str | Non
                 epochs, values = history.get(key) if key else ([], [])
                 if epochs:
                     ax.plot(epochs, values, style, color=color, label=f"{name} {key.split('/')[0]}")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _epoch_axes(ax, title, legend_size=7)
     fig.tight_layout()
     return to_png(fig)
 

@@ -103,12 +103,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     if (run / "config.yaml").is_file():
         doc.heading("Resolved config")
         doc.code((run / "config.yaml").read_text())
-    md, page = run / "report.md", run / "report.html"
-    with atomic_write(md) as f:
-        f.write(doc.markdown(run))
-    with atomic_write(page) as f:
-        f.write(doc.html())
-    return md, page
+    return doc.write(run, "report")
 
 
 def _training_section(doc: Document, run: Path, history: History, info: dict[str, Any], verdict: Verdict | None) -> None:
