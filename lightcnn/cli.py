@@ -28,7 +28,7 @@ from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
 from lightcnn.errors import LightCNNError
-from lightcnn.run import RunLogger, check_checkpoint, resolve_ckpt_path
+from lightcnn.run import RunLogger, check_checkpoint, remove_stale_temporaries, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 
 LINKED = ("num_classes", "class_names", "in_channels", "image_size")
@@ -106,6 +106,8 @@ class LightCNNCLI(LightningCLI):
                 check_checkpoint(ckpt, self.config[sub].get("weights_only"))
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
+            if self._run_dir is not None and sub == "fit":  # resuming: no other fit writes this folder
+                remove_stale_temporaries(self._run_dir)
 
     def before_instantiate_classes(self) -> None:
         threads = self._section().get("threads")

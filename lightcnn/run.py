@@ -70,6 +70,16 @@ def resolve_ckpt_path(ckpt_path: str | None, experiment: Path, subcommand: str) 
     return ckpt_path, run_dir_of(ckpt_path)
 
 
+def remove_stale_temporaries(run: Path) -> list[Path]:
+    """Delete the hidden ``.<name>.<random>.tmp`` files an atomic write leaves when its process is
+    killed mid-write; return them. Called when a fit resumes its run folder, when no other fit can
+    be writing there (a ``test`` running beside a fit must not take the fit's files away)."""
+    stale = [p for p in run.rglob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def check_checkpoint(path: str, weights_only: bool | None) -> None:
     """Open ``path`` the way the Trainer will (memory-mapped, so it is cheap) and turn the
     failures people meet into one sentence.

@@ -71,8 +71,11 @@ def test_kill_9_mid_epoch_then_resume_finishes_as_an_uninterrupted_run(mnist_roo
     saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["epoch"] == 1  # lost: only the unfinished epoch
     assert not list(run.rglob("*.tmp"))
+    stale = run / "checkpoints" / ".last.ckpt.x1y2z3.tmp"  # as a kill during a checkpoint write leaves
+    stale.write_bytes(b"PK\x03\x04 part of a checkpoint")
 
     assert main(["fit", *args, "--ckpt_path", "last"]) == 0
+    assert not stale.exists()
     assert not (tmp_path / "runs" / "crashy" / "version_1").exists()  # the same run continued
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 3
     resumed = epoch_values(run, "val/loss")
