@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 
 import torch
 
@@ -28,10 +27,9 @@ def preview_png(dm: InMemoryDataModule, n: int = 8, rows: int = 6, seed: int = 0
     Raises:
         LightCNNError: the DataModule has no ``augment`` list.
     """
-    import matplotlib
+    from lightcnn.report.figures import pyplot, to_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if dm.augment is None:
         raise LightCNNError(f"{type(dm).__name__} has no augmentation to preview: set data.init_args.augment in the config")
@@ -55,7 +53,4 @@ def preview_png(dm: InMemoryDataModule, n: int = 8, rows: int = 6, seed: int = 0
                 ax.set_title("original" if c == 0 else f"aug {c}", fontsize=8)
     fig.suptitle(repr(dm.augment), fontsize=7, wrap=True)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig, dpi=90)

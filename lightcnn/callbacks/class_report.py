@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,9 @@ def per_class_rows(results: dict[str, torch.Tensor], class_names: list[str]) -> 
 
 def confusion_png(confusion: torch.Tensor, class_names: list[str], title: str) -> bytes:
     """The confusion matrix as a PNG: rows true, columns predicted, counts written when it fits."""
-    import matplotlib
+    from lightcnn.report.figures import pyplot, to_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(class_names)
     side = min(4 + 0.45 * n, 30)
@@ -55,10 +53,7 @@ def confusion_png(confusion: torch.Tensor, class_names: list[str], title: str) -
             for j in range(n):
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if cm[i, j] > thresh else "black")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig)
 
 
 def write_class_report(results: dict[str, torch.Tensor], class_names: list[str], out_dir: Path, stage: str = "test") -> list[Path]:

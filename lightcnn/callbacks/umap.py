@@ -28,10 +28,9 @@ def subsample(labels: torch.Tensor, max_per_class: int, seed: int) -> torch.Tens
 
 def scatter_png(xy: np.ndarray, labels: np.ndarray, names: list[str], heldout: set[int], title: str) -> bytes:
     """Scatter coloured by class; held-out classes drawn as crosses and marked in the legend."""
-    import matplotlib
+    from lightcnn.report.figures import pyplot, to_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     classes = sorted(set(labels.tolist()))
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
@@ -48,10 +47,7 @@ def scatter_png(xy: np.ndarray, labels: np.ndarray, names: list[str], heldout: s
     ax.set_title(title, fontsize=10)
     ax.legend(markerscale=2.5, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return to_png(fig)
 
 
 @CALLBACKS.register()
