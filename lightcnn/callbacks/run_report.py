@@ -11,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
-from lightcnn.models import count_flops
+from lightcnn.models import count_flops, count_parameters
 from lightcnn.registry import CALLBACKS
 
 
@@ -25,7 +25,7 @@ def run_info(trainer: Trainer, pl_module: LightningModule) -> dict:
         "backbone": backbone if isinstance(backbone, str) else type(pl_module.backbone).__name__,
         "backbone_args": dict(hp.get("backbone_args") or {}),
         "data": type(dm).__name__ if dm is not None else None,
-        "params": sum(p.numel() for p in pl_module.parameters() if p.requires_grad),
+        "params": count_parameters(pl_module),
         "flops": count_flops(pl_module, pl_module.in_channels, pl_module.image_size),
         "monitor": getattr(pl_module, "monitor", None),
         "monitor_mode": getattr(pl_module, "monitor_mode", None),
@@ -53,12 +53,14 @@ class RunReport(Callback):
         log_dir = trainer.log_dir  # a collective under DDP: every rank asks, here where all are alive
         self._dir = Path(log_dir) if log_dir else None
 
+    def _write_info(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        with atomic_write(self._dir / "run_info.json") as f:  # creates the folder if need be
+            json.dump(run_info(trainer, pl_module), f, indent=2)
+
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero or self._dir is None:
             return
-        self._dir.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self._dir / "run_info.json") as f:
-            json.dump(run_info(trainer, pl_module), f, indent=2)
+        self._write_info(trainer, pl_module)
         dm = trainer.datamodule
         if self.augment_preview and getattr(dm, "augment", None) is not None:
             from lightcnn.augment.preview import preview_png
@@ -68,9 +70,7 @@ class RunReport(Callback):
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero and self._dir is not None and not (self._dir / "run_info.json").is_file():
-            self._dir.mkdir(parents=True, exist_ok=True)
-            with atomic_write(self._dir / "run_info.json") as f:
-                json.dump(run_info(trainer, pl_module), f, indent=2)
+            self._write_info(trainer, pl_module)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # After the Trainer's own teardown: the logger has flushed metrics.csv by now.
