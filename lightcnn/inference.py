@@ -18,6 +18,9 @@ SPLITS = ("train", "val", "test")
 def load_task(ckpt: str | Path) -> BaseTask:
     """Rebuild the task saved in a lightcnn checkpoint (any task class), in eval mode, on CPU.
 
+    The task's ``trained_normalization`` is the ``(mean, std)`` its DataModule saved in the
+    checkpoint (what the model was trained with), or None.
+
     Raises:
         LightCNNError: the file is missing or is not a lightcnn checkpoint.
     """
@@ -25,17 +28,17 @@ def load_task(ckpt: str | Path) -> BaseTask:
         raise LightCNNError(f"checkpoint {ckpt} does not exist")
     try:
         # weights_only: a checkpoint is tensors and plain containers; nothing in it may run code.
-        hparams = torch.load(ckpt, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-        cls = _task_class(str(hparams.get("_class_path", "")), ckpt)
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        cls = _task_class(str(state.get("hyper_parameters", {}).get("_class_path", "")), ckpt)
         task = cls.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
     except (KeyError, RuntimeError, TypeError, ValueError, EOFError, AttributeError, pickle.UnpicklingError) as err:
         raise LightCNNError(f"{ckpt} is not a lightcnn checkpoint ({type(err).__name__}: {err})") from err
+    task.trained_normalization = _normalization(state)
     return task.eval()
 
 
-def checkpoint_normalization(ckpt: str | Path) -> tuple[list[float], list[float]] | None:
-    """The ``(mean, std)`` a DataModule saved in the checkpoint (what the model was trained with), or None."""
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+def _normalization(state: dict) -> tuple[list[float], list[float]] | None:
+    """The ``(mean, std)`` a DataModule saved in a loaded checkpoint, or None."""
     for value in state.values():
         if isinstance(value, dict) and isinstance(value.get("mean"), list) and isinstance(value.get("std"), list):
             return value["mean"], value["std"]

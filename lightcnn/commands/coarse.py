@@ -14,12 +14,12 @@ from lightcnn.errors import LightCNNError
 
 
 def _predictions(ckpt: str, dm, split: str, want_classes: int) -> torch.Tensor:  # noqa: ANN001
-    from lightcnn.inference import checkpoint_normalization, embed_split, load_task
+    from lightcnn.inference import embed_split, load_task
 
     task = load_task(ckpt)
     if task.num_classes != want_classes or not hasattr(task, "head"):
         raise LightCNNError(f"{ckpt} is a {task.num_classes}-class {type(task).__name__}; expected a {want_classes}-class classifier")
-    stats = checkpoint_normalization(ckpt)
+    stats = task.trained_normalization
     dm.setup("test" if split == "test" else "fit")
     if stats is not None:  # each model sees the data normalised as in its own training
         dm.mean, dm.std = stats

@@ -14,7 +14,7 @@ from lightcnn.errors import LightCNNError
 def main(argv: list[str]) -> int:
     from lightcnn.commands.common import datamodule_from_config
     from lightcnn.data.files import load_files
-    from lightcnn.inference import check_compatible, checkpoint_normalization, load_task
+    from lightcnn.inference import check_compatible, load_task
     from lightcnn.io import atomic_write
     from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
     from lightcnn.run import run_dir_of
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     a, overrides = p.parse_known_args(argv)
     task = load_task(a.ckpt)
     convs = conv_layers(task.backbone)  # fail before reading any data
-    stats = checkpoint_normalization(a.ckpt)
+    stats = task.trained_normalization
     label = None
     if a.index is not None:
         if not a.config:
