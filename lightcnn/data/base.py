@@ -42,6 +42,13 @@ def stratified_split(y: torch.Tensor, num_classes: int, frac: float, seed: int) 
     return torch.cat(rest).sort().values, torch.cat(taken).sort().values
 
 
+def to_luma(x: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB ``(N, 3, H, W)`` -> uint8 luma ``(N, 1, H, W)`` (ITU-R 601: 0.299 R + 0.587 G +
+    0.114 B, rounded), in chunks: the one grayscale conversion for training data and loose files."""
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return torch.cat([(c.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8) for c in x.split(4096)])
+
+
 def fetch_archive(url: str, root: str, md5: str) -> str | None:
     """Download and extract an official archive into ``root``, checking its MD5.
 
@@ -247,8 +254,7 @@ class InMemoryDataModule(LightningDataModule):
         """Apply ``grayscale`` and ``image_size`` once, in chunks, keeping uint8."""
         x, y = split
         if self.grayscale and x.shape[1] == 3:
-            luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            x = torch.cat([(c.float() * luma).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8) for c in x.split(4096)])
+            x = to_luma(x)
         if x.shape[1] != self.in_channels:
             raise LightCNNError(f"{type(self).__name__}: images have {x.shape[1]} channels, expected {self.in_channels}")
         if x.shape[-1] != self.stored_size or x.shape[-2] != self.stored_size:

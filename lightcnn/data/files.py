@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lightcnn.data.base import to_luma
 from lightcnn.data.image_folder import IMAGE_SUFFIXES, decode
 from lightcnn.errors import LightCNNError
 
@@ -36,17 +37,11 @@ def expand(patterns: list[str] | str) -> list[Path]:
 
 def load_files(paths: list[Path], channels: int, size: int) -> torch.Tensor:
     """uint8 images ``(N, channels, size, size)``: shorter side resized, centre-cropped, converted
-    to grayscale (ITU-R 601 luma, as PIL's ``L``) when ``channels == 1``.
+    to grayscale when ``channels == 1`` by the DataModules' own ``to_luma`` (so a file is seen as
+    training data was; within one level of PIL's ``L``).
 
     Raises:
         LightCNNError: a file that is not a readable image (named).
     """
-    out = []
-    for path in paths:
-        rgb = decode(path, size)
-        if channels == 1:
-            r, g, b = rgb.astype(np.int32)
-            luma = (r * 299 + g * 587 + b * 114 + 500) // 1000
-            rgb = luma[None].astype(np.uint8)
-        out.append(torch.from_numpy(np.ascontiguousarray(rgb)))
-    return torch.stack(out)
+    x = torch.stack([torch.from_numpy(np.ascontiguousarray(decode(path, size))) for path in paths])
+    return to_luma(x) if channels == 1 else x
