@@ -61,7 +61,7 @@ def verdict_of(history: History, info: dict[str, Any], patience: int = 3, gap_th
     if criterion not in history.series or "train/loss_epoch" not in history.series:
         return None
     epochs, (train, val) = history.aligned("train/loss_epoch", criterion)
-    acc_epochs, (train_acc, val_acc) = history.aligned("train/acc", "val/acc") if "train/acc" in history.series else ([], ([], []))
+    _, (train_acc, val_acc) = history.aligned("train/acc", "val/acc") if "train/acc" in history.series else ([], ([], []))
     return overfitting_verdict(epochs, train, val, mode, train_acc or None, val_acc or None, patience, gap_threshold)
 
 

@@ -185,6 +185,28 @@ class BaseTask(LightningModule):
             f"(trainer.gradient_clip_val), and check the data for extreme values."
         )
 
+    def _epoch_end(self, stage: str) -> None:
+        """Compute and log the metrics of a finished ``val``/``test`` epoch (tasks implement it)."""
+
+    def on_validation_epoch_end(self) -> None:
+        self._epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._epoch_end("test")
+
+    def log_epoch_scalars(self, stage: str, main: str, scalars: dict[str, Any]) -> None:
+        """Log ``{stage}/{main}`` on the progress bar and the other ``scalars`` beside it. The
+        values are already equal on every rank (torchmetrics reduced them, or they came from
+        gathered data); ``sync_dist`` keeps them so and tells Lightning."""
+        self.log(f"{stage}/{main}", scalars.pop(f"{stage}/{main}"), prog_bar=True, sync_dist=True)
+        self.log_dict(scalars, sync_dist=True)
+
+    @staticmethod
+    def unpack_predict_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x, y, index)`` of a predict batch; ``index`` counts from 0 when the loader gave none."""
+        x, y, *index = batch
+        return x, y, index[0] if index else torch.arange(len(y), device=y.device)
+
     @property
     def num_parameters(self) -> int:
         return count_parameters(self)

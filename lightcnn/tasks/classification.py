@@ -27,10 +27,12 @@ class ClassificationTask(BaseTask):
             mirror image (test-time augmentation; for data where a flip keeps the class).
         **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
 
-    Logs ``train/loss``, ``train/acc``; ``{val,test}/{loss,acc,precision,recall,f1}`` and per class
-    ``{stage}/{metric}/{class_name}``. After ``test``, ``ClassReport`` writes the per-class table
-    and confusion matrix into the run folder. The best checkpoint is the one with the highest
-    ``val/acc``; ``last.ckpt`` is kept too.
+    Logs ``train/loss_step``, ``train/loss_epoch``, ``train/acc``;
+    ``{val,test}/{loss,acc,precision,recall,f1}`` and per class ``{stage}/{metric}/{class_name}``.
+    ``ClassReport`` writes the per-class table, confusion matrix and misclassified images into the
+    run folder (the last validation epoch's when a fit ends, the test split's after ``test``);
+    ``PredictionCSV`` writes ``predict``'s rows. The best checkpoint is the one with the highest
+    ``val/acc``; ``last.ckpt`` is the latest epoch.
     """
 
     monitor, monitor_mode = "val/acc", "max"
@@ -103,24 +105,15 @@ class ClassificationTask(BaseTask):
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
         """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown) and the inputs' ``index``."""
-        x, y, *index = batch
-        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index[0] if index else torch.arange(len(y))}
+        x, y, index = self.unpack_predict_batch(batch)
+        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index}
 
     def _epoch_end(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
         results = {k: v.detach().cpu() for k, v in metrics.compute().items()}
         metrics.reset()
         self.results[stage] = results
-        scalars = split_results(results, stage, self.class_names)
-        # torchmetrics already reduced across ranks: the values agree, sync_dist keeps them so.
-        self.log(f"{stage}/acc", scalars.pop(f"{stage}/acc"), prog_bar=True, sync_dist=True)
-        self.log_dict(scalars, sync_dist=True)
-
-    def on_validation_epoch_end(self) -> None:
-        self._epoch_end("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._epoch_end("test")
+        self.log_epoch_scalars(stage, "acc", split_results(results, stage, self.class_names))
 
     def report_callbacks(self) -> list[Callback]:
         callbacks: list[Callback] = [ClassReport()]

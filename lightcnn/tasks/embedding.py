@@ -101,8 +101,8 @@ class EmbeddingTask(BaseTask):
         self._collect("test", batch)
 
     def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        x, y, *index = batch
-        return {"embedding": self(x), "target": y, "index": index[0] if index else torch.arange(len(y))}
+        x, y, index = self.unpack_predict_batch(batch)
+        return {"embedding": self(x), "target": y, "index": index}
 
     def _gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """All ranks' rows, in rank order. Shards may differ in length by a few rows (the
@@ -135,12 +135,4 @@ class EmbeddingTask(BaseTask):
             self.results[f"{stage}/{prefix}".rstrip("/")] = groups
             scalars |= {f"{stage}/{prefix}{g}/{k}": v for g, res in groups.items() for k, v in res.items()}
         scalars[f"{stage}/map_at_r"] = scalars[f"{stage}/{'heldout' if heldout else 'all'}/map_at_r"]
-        # Every rank computed the same values from the gathered embeddings: no further reduction.
-        self.log(f"{stage}/map_at_r", scalars.pop(f"{stage}/map_at_r"), prog_bar=True, sync_dist=True)
-        self.log_dict(scalars, sync_dist=True)
-
-    def on_validation_epoch_end(self) -> None:
-        self._epoch_end("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._epoch_end("test")
+        self.log_epoch_scalars(stage, "map_at_r", scalars)  # every rank computed them from the gathered embeddings
