@@ -73,11 +73,16 @@ class TensorBatches(Dataset):
     one tensor gather instead of per-sample Python and a collate.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, with_index: bool = False) -> None:
-        self.x, self.y, self.with_index = x, y, with_index
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, with_index: bool = False, names: list[str] | None = None) -> None:
+        self.x, self.y, self.with_index, self.names = x, y, with_index, names
 
-    def __getitem__(self, idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (self.x[idx], self.y[idx], idx) if self.with_index else (self.x[idx], self.y[idx])
+    def __getitem__(self, idx: torch.Tensor) -> tuple:
+        """``(x, y)``; with ``with_index`` also the indices, and the inputs' names when given."""
+        if not self.with_index:
+            return self.x[idx], self.y[idx]
+        if self.names is None:
+            return self.x[idx], self.y[idx], idx
+        return self.x[idx], self.y[idx], idx, [self.names[i] for i in idx.tolist()]
 
     def __len__(self) -> int:
         return len(self.y)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from lightcnn.errors import LightCNNError
-from lightcnn.io import atomic_write, read_idx
+from lightcnn.data.idx import read_idx
+from lightcnn.io import atomic_write
 from tests.conftest import write_idx
 
 

@@ -18,7 +18,7 @@ LUMA = (0.299, 0.587, 0.114)
 class ColorAugment(BatchAugment):
     """An op that is one affine colour map per image, ``x -> A x + b`` over channels.
 
-    Consecutive colour ops are composed by ``Pipeline`` into one map and one pass over the
+    Consecutive colour ops are composed by the pipeline into one map and one pass over the
     pixels. Unlike applying them one by one, intermediate values are not clipped to [0, 1]:
     only the result is.
     """
@@ -29,6 +29,13 @@ class ColorAugment(BatchAugment):
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         return color_composed([self], x, g)
+
+    def fuses_with(self, previous: BatchAugment) -> bool:
+        return isinstance(previous, ColorAugment)
+
+    @staticmethod
+    def composed(ops: list, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return color_composed(ops, x, g)
 
 
 def _weights(c: int, device: torch.device) -> torch.Tensor:

@@ -29,7 +29,7 @@ def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float) -> torch.Tensor:
 
 class AffineAugment(BatchAugment):
     """An op that is one affine map per image. Consecutive ones with the same ``fill`` are composed
-    by ``Pipeline`` into a single resampling (one interpolation instead of several)."""
+    by the pipeline into a single resampling (one interpolation instead of several)."""
 
     fill: float = 0.0
 
@@ -45,6 +45,13 @@ class AffineAugment(BatchAugment):
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         return warp_composed([self], x, g)
+
+    def fuses_with(self, previous: BatchAugment) -> bool:
+        return isinstance(previous, AffineAugment) and previous.fill == self.fill
+
+    @staticmethod
+    def composed(ops: list, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return warp_composed(ops, x, g)
 
 
 def warp_composed(ops: list[AffineAugment], x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

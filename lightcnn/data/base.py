@@ -1,8 +1,10 @@
 """Shared DataModule logic for datasets that fit in memory as uint8 tensors.
 
-A dataset file only says how to read its splits (``load``) and what its classes are. This base
-class does the rest: class subsets, a seeded stratified validation split, normalisation
-statistics, index-batched loaders, and the uint8 -> float conversion on the model's device.
+A dataset file only says how to fetch its files (``fetch``, run from ``prepare_data``: once per
+node), how to read its splits (``load``) and what its classes are. This base class does the
+rest: class subsets, a seeded stratified validation split, normalisation statistics (handed to
+the task through ``data_info``; the task applies them), index-batched loaders, and the
+uint8 -> [0, 1] float conversion and augmentation on the model's device.
 """
 
 from __future__ import annotations
@@ -11,58 +13,18 @@ import warnings
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
-from lightcnn.augment import Pipeline
+from lightcnn.augment.pipeline import Pipeline
+from lightcnn.data.classes import per_class_batch_size, resolve_classes, resolve_heldout
+from lightcnn.data.images import convert_images
+from lightcnn.data.info import DataInfo
+from lightcnn.data.splits import stratified_split
 from lightcnn.errors import LightCNNError
 from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBatches
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W) uint8, labels (N,) int64
-
-
-def stratified_split(y: torch.Tensor, num_classes: int, frac: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded split of indices stratified by label: ``(rest, taken)``, sorted.
-
-    Per-class counts use largest-remainder allocation, so exactly ``round(frac * len(y))`` are taken.
-    """
-    counts = torch.bincount(y, minlength=num_classes).double()
-    want = counts * frac
-    k = want.floor().long()
-    short = round(frac * len(y)) - int(k.sum())
-    k[torch.argsort(want - k, descending=True, stable=True)[:short]] += 1
-    g = torch.Generator().manual_seed(seed)
-    rest, taken = [], []
-    for c in range(num_classes):
-        idx = (y == c).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        taken.append(idx[: k[c]])
-        rest.append(idx[k[c] :])
-    return torch.cat(rest).sort().values, torch.cat(taken).sort().values
-
-
-def to_luma(x: torch.Tensor) -> torch.Tensor:
-    """uint8 RGB ``(N, 3, H, W)`` -> uint8 luma ``(N, 1, H, W)`` (ITU-R 601: 0.299 R + 0.587 G +
-    0.114 B, rounded), in chunks: the one grayscale conversion for training data and loose files."""
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    return torch.cat([(c.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8) for c in x.split(4096)])
-
-
-def fetch_archive(url: str, root: str, md5: str) -> str | None:
-    """Download and extract an official archive into ``root``, checking its MD5.
-
-    Returns None on success, else the reason it failed (no network, bad checksum, ...), for the
-    caller's "files not found" message.
-    """
-    from torchvision.datasets.utils import download_and_extract_archive
-
-    try:
-        download_and_extract_archive(url, download_root=root, md5=md5)
-    except Exception as err:  # noqa: BLE001 - any failure means "not available"
-        text = str(err).strip().splitlines()
-        return f"{type(err).__name__}: {text[-1] if text else ''}"
-    return None
 
 
 class InMemoryDataModule(LightningDataModule):
@@ -97,8 +59,9 @@ class InMemoryDataModule(LightningDataModule):
         predict_files: image files, folders or glob patterns for ``lightcnn predict`` (decoded to
             this dataset's channels and size); ``None`` predicts the test split.
 
-    Exposes ``num_classes``, ``class_names``, ``in_channels`` and ``image_size`` from ``__init__``
-    on, so the CLI can link them into the task before any file is read.
+    ``data_info`` (``lightcnn.data.DataInfo``) holds what the task needs, from ``__init__`` on
+    (the normalisation once ``setup`` has computed it), so the CLI can link it into the task
+    before any file is read.
     """
 
     native_channels: int = 1
@@ -127,7 +90,8 @@ class InMemoryDataModule(LightningDataModule):
         data_on_device: bool = False,
     ) -> None:
         super().__init__()
-        batch_size = self._per_class_batches(batch_size, classes_per_batch, m_per_class, batches_per_epoch)
+        batch_size = per_class_batch_size(batch_size, classes_per_batch, m_per_class, batches_per_epoch)
+        self.classes_per_batch, self.m_per_class, self.batches_per_epoch = classes_per_batch, m_per_class, batches_per_epoch
         if image_size is not None and image_size < 1:
             raise LightCNNError(f"data.image_size must be >= 1 (or null for the native size), got {image_size}")
         self.grayscale, self.stored_size = grayscale, image_size or self.native_size
@@ -146,44 +110,11 @@ class InMemoryDataModule(LightningDataModule):
         self.eval_batch_size = eval_batch_size or 2 * batch_size
         self.val_size, self.split_seed = val_size, split_seed
         self.mean, self.std = mean, std
-        self._class_ids = self._resolve_classes(classes)
-        self.heldout_class_ids = self._resolve_heldout(train_classes, heldout_classes)
+        self._class_ids = resolve_classes(self.all_class_names, classes, type(self).__name__)
+        self.heldout_class_ids = resolve_heldout(self.class_names, train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
         self.predict_files = predict_files
         self.data_on_device = data_on_device
-        self.predict_inputs: list[str] = []  # what each predicted row is: a file, or empty for split indices
-
-    def _per_class_batches(self, batch_size: int | None, cpb: int | None, m: int | None, bpe: int | None) -> int:
-        if (cpb is None) != (m is None):
-            raise LightCNNError("data.classes_per_batch and data.m_per_class go together: set both, or neither")
-        if bpe is not None and (bpe < 1 or m is None):
-            raise LightCNNError(f"data.batches_per_epoch={bpe} needs per-class batches (m_per_class) and must be >= 1")
-        self.classes_per_batch, self.m_per_class, self.batches_per_epoch = cpb, m, bpe
-        if m is None:
-            return batch_size or 128
-        if batch_size is not None and batch_size != cpb * m:
-            raise LightCNNError(
-                f"data.batch_size={batch_size} is not classes_per_batch x m_per_class = {cpb} x {m} = {cpb * m}; "
-                f"set batch_size: {cpb * m} or leave it out"
-            )
-        return cpb * m
-
-    def _resolve_heldout(self, train: list[str | int] | None, heldout: list[str | int] | None) -> list[int]:
-        """Label ids (in this module's label space) of the classes kept out of training."""
-        if train is not None and heldout is not None:
-            raise LightCNNError("give data.train_classes or data.heldout_classes, not both")
-        if train is None and heldout is None:
-            return []
-        names = self.class_names
-        given = [str(c) for c in (train if train is not None else heldout)]
-        key = "train_classes" if train is not None else "heldout_classes"
-        unknown = [c for c in given if c not in names]
-        if unknown:
-            raise LightCNNError(f"data.{key}: unknown class {unknown}; valid: {names}")
-        held = [i for i, n in enumerate(names) if (n not in given) == (train is not None)]
-        if len(held) == len(names):
-            raise LightCNNError(f"data.{key} holds out every class: nothing is left to train on")
-        return held
 
     @property
     def heldout_class_names(self) -> list[str]:
@@ -199,7 +130,7 @@ class InMemoryDataModule(LightningDataModule):
         """Read the official train (``True``) or test split as uint8 images and int64 labels."""
         raise TypeError(f"{type(self).__name__} must define load()")
 
-    # --- linked into the task ---------------------------------------------------------------
+    # --- the data facts handed to the task -------------------------------------------------
     @property
     def class_names(self) -> list[str]:
         return [self.all_class_names[i] for i in self._class_ids]
@@ -217,19 +148,31 @@ class InMemoryDataModule(LightningDataModule):
         """The size the model sees: the stored size, or a ``random_crop`` size."""
         return self.augment.output_size(self.stored_size) if self.augment else self.stored_size
 
-    # --- preparation --------------------------------------------------------------------------
-    def _resolve_classes(self, classes: list[str | int] | None) -> list[int]:
-        names = self.all_class_names
-        if classes is None:
-            return list(range(len(names)))
-        lookup = {n: i for i, n in enumerate(names)}
-        unknown = [c for c in map(str, classes) if c not in lookup]
-        if unknown:
-            raise LightCNNError(f"data.classes: unknown class {unknown} for {type(self).__name__}; valid: {names}")
-        if len(set(map(str, classes))) != len(classes) or not classes:
-            raise LightCNNError(f"data.classes must list distinct class names, got {classes}")
-        return [lookup[str(c)] for c in classes]
+    @property
+    def data_info(self) -> DataInfo:
+        """What the task needs to know (``lightcnn.data.DataInfo``); the normalisation is known
+        when given in the config or once ``setup`` has computed it from the training split."""
+        return DataInfo(
+            num_classes=self.num_classes, in_channels=self.in_channels, image_size=self.image_size,
+            class_names=tuple(self.class_names), heldout_class_ids=tuple(self.heldout_class_ids),
+            mean=None if self.mean is None else tuple(self.mean), std=None if self.std is None else tuple(self.std),
+        )
 
+    def split_sizes(self) -> dict[str, int]:
+        """Images per loaded split (for the run report)."""
+        return {k: len(v[1]) for k, v in self.splits.items() if k != "predict"}
+
+    def augment_preview_png(self, n: int = 6, rows: int = 6, seed: int = 0) -> bytes | None:
+        """A grid of training images with ``n`` augmented versions each, or None without augmentation."""
+        if self.augment is None:
+            return None
+        from lightcnn.report.preview import preview_png
+
+        self.setup("fit")
+        x, y = self.splits["train"]
+        return preview_png(x, y, self.class_names, self.augment, n=n, rows=rows, seed=seed)
+
+    # --- preparation --------------------------------------------------------------------------
     def _subset(self, split: Split) -> Split:
         x, y = split
         if self._class_ids == list(range(len(self.all_class_names))):
@@ -250,42 +193,46 @@ class InMemoryDataModule(LightningDataModule):
         frac = self.val_size if self.val_size < 1 else self.val_size / len(y)
         return stratified_split(y, self.num_classes, frac, self.split_seed)
 
-    def _convert(self, split: Split) -> Split:
-        """Apply ``grayscale`` and ``image_size`` once, in chunks, keeping uint8."""
-        x, y = split
-        if self.grayscale and x.shape[1] == 3:
-            x = to_luma(x)
-        if x.shape[1] != self.in_channels:
-            raise LightCNNError(f"{type(self).__name__}: images have {x.shape[1]} channels, expected {self.in_channels}")
-        if x.shape[-1] != self.stored_size or x.shape[-2] != self.stored_size:
-            size = (self.stored_size, self.stored_size)
-            x = torch.cat([
-                F.interpolate(c.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-                .round_().clamp_(0, 255).to(torch.uint8)
-                for c in x.split(4096)
-            ])
-        return x.contiguous(), y
+    def _read(self, train: bool) -> Split:
+        """A split with the class subset, ``grayscale`` and ``image_size`` applied (uint8)."""
+        x, y = self._subset(self.load(train=train))
+        return convert_images(x, self.in_channels, self.stored_size, self.grayscale, type(self).__name__), y
+
+    def fetch(self) -> None:
+        """Download the dataset's files when they are missing (a dataset file overrides this);
+        run from ``prepare_data``, so once per node, never on every rank."""
+
+    def prepare_data(self) -> None:
+        self.fetch()
 
     def setup(self, stage: str | None = None) -> None:
-        """Load (once) the train/val split and, for test or predict, the test split."""
-        if "train" not in self.splits:
-            x, y = self._convert(self._subset(self.load(train=True)))
-            tr, va = self._val_split(y)
-            if self.heldout_class_ids:  # training sees the train classes only
-                self.splits["train_all_classes"] = (x[tr], y[tr])  # references for inference
-                tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
-            self.splits["train"], self.splits["val"] = (x[tr], y[tr]), (x[va], y[va])
-            if self.mean is None or self.std is None:
-                xf = self.splits["train"][0].double().div_(255)
-                self.mean = self.mean or xf.mean(dim=(0, 2, 3)).tolist()
-                self.std = self.std or xf.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
-        if stage in (None, "test", "predict") and "test" not in self.splits:
-            self.splits["test"] = self._convert(self._subset(self.load(train=False)))
+        """Read (once) what ``stage`` needs: train/val (and their normalisation statistics) for
+        fit and validate, the test split for test, the ``predict_files`` or the test split for
+        predict. Nothing is read that the stage does not use."""
+        if stage in (None, "fit", "validate") and "train" not in self.splits:
+            self._setup_train()
+        if stage in (None, "test") or (stage == "predict" and not self.predict_files):
+            if "test" not in self.splits:
+                self.splits["test"] = self._read(train=False)
+
+    def _setup_train(self) -> None:
+        x, y = self._read(train=True)
+        tr, va = self._val_split(y)
+        if self.heldout_class_ids:  # training sees the train classes only
+            self.splits["train_all_classes"] = (x[tr], y[tr])  # references for inference
+            tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
+        self.splits["train"], self.splits["val"] = (x[tr], y[tr]), (x[va], y[va])
+        if self.mean is None or self.std is None:
+            xf = self.splits["train"][0].double().div_(255)
+            self.mean = self.mean or xf.mean(dim=(0, 2, 3)).tolist()
+            self.std = self.std or xf.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
 
     # --- loaders ------------------------------------------------------------------------------
     def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self.splits:
             self.setup("test" if split == "test" else "fit")
+        if split not in self.splits:
+            raise LightCNNError(f"{type(self).__name__}: no {split} split was loaded")
         x, y = self.splits[split]
         device = self.trainer.strategy.root_device if self.data_on_device and self.trainer is not None else None
         if device is not None and x.device != device:
@@ -320,24 +267,23 @@ class InMemoryDataModule(LightningDataModule):
         return self._loader("test", train=False)
 
     def predict_dataloader(self) -> DataLoader:
-        """The files in ``predict_files`` if given, else the test split; batches carry the index
-        of each image as a third element, so predictions can be traced back to their input."""
+        """The files in ``predict_files`` if given, else the test split. Batches are
+        ``(x, y, index, inputs)``: the position of each image and what it is (its file, or its
+        position in the test split), so predictions can be traced back to their input."""
         if self.predict_files:
-            from lightcnn.data.files import expand, load_files
+            from lightcnn.data.images import expand, load_files
 
             paths = expand(self.predict_files)
             x = load_files(paths, self.in_channels, self.image_size)
             self.splits["predict"] = (x, torch.full((len(x),), -1, dtype=torch.long))
-            self.predict_inputs = [str(p) for p in paths]
-            if self.mean is None or self.std is None:
-                self.setup("fit")  # normalise as in training
+            names = [str(p) for p in paths]
         else:
             self.setup("predict")
             self.splits["predict"] = self.splits["test"]
-            self.predict_inputs = []
+            names = [str(i) for i in range(len(self.splits["test"][1]))]
         x, y = self.splits["predict"]
         sampler = IndexBatchSampler(len(y), self.eval_batch_size)
-        return DataLoader(TensorBatches(x, y, with_index=True), sampler=sampler, batch_size=None)
+        return DataLoader(TensorBatches(x, y, with_index=True, names=names), sampler=sampler, batch_size=None)
 
     def generator(self, device: torch.device) -> torch.Generator:
         """The augmentation generator for ``device``, seeded with ``augment_seed`` on first use."""
@@ -345,29 +291,20 @@ class InMemoryDataModule(LightningDataModule):
             self._generators[device] = torch.Generator(device=device).manual_seed(self.augment_seed)
         return self._generators[device]
 
-    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images -> [augmented in training] -> normalised float32, on the model's device
-        (moving uint8 is 4x cheaper than float)."""
-        x, y, *index = batch  # predict batches carry indices
+    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple:
+        """uint8 images -> float in [0, 1] -> [augmented in training], on the model's device
+        (moving uint8 is 4x cheaper than float). Normalisation is the model's (it is saved in
+        its checkpoints), not done here."""
+        x, y, *rest = batch  # predict batches carry indices and input names
         x = x.float().div_(255)
         if self.augment is not None:
             training = self.trainer is not None and self.trainer.training
             x = self.augment(x, self.generator(x.device)) if training else self.augment.eval_transform(x)
-        if self.mean is None or self.std is None:
-            raise LightCNNError(f"{type(self).__name__}: setup() has not run, so there are no normalisation statistics")
-        key = (x.device, tuple(self.mean), tuple(self.std))
-        if getattr(self, "_norm_key", None) != key:  # build the constants once per device
-            self._norm_key = key
-            self._norm = (
-                torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1),
-                torch.tensor(self.std, device=x.device).view(1, -1, 1, 1),
-            )
-        mean, std = self._norm
-        return (x.sub_(mean).div_(std), y, *index)
+        return (x, y, *rest)
 
     def state_dict(self) -> dict:
-        """Normalisation statistics (so test uses the training ones) and the augmentation
-        generators' states (so a resumed run draws what an uninterrupted one would)."""
+        """Normalisation statistics and the augmentation generators' states (so a resumed run
+        draws what an uninterrupted one would)."""
         gens = {str(d): g.get_state() for d, g in self._generators.items()}
         return {"mean": self.mean, "std": self.std, "augment_generators": gens}
 

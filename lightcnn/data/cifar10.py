@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightcnn.data.base import InMemoryDataModule, Split, fetch_archive
+from lightcnn.data.base import InMemoryDataModule, Split
+from lightcnn.data.download import fetch_archive
 from lightcnn.errors import LightCNNError
-from lightcnn.io import read_cifar_pickle
+from lightcnn.data.cifar_pickle import read_cifar_pickle
 from lightcnn.registry import DATAMODULES
 
 
@@ -42,17 +43,24 @@ class CIFAR10DataModule(InMemoryDataModule):
     def base_dir(self) -> Path:
         return Path(self.root) / self.folder
 
-    def _ensure_files(self) -> None:
+    def _missing(self) -> list[str]:
         expected = [self.meta_file, *self.files[True], *self.files[False]]
-        missing = [f for f in expected if not (self.base_dir / f).is_file()]
-        if not missing:
-            return
-        reason = "downloading is off (download: false)"
-        if self.download:
+        return [f for f in expected if not (self.base_dir / f).is_file()]
+
+    def fetch(self) -> None:
+        """Download and MD5-check the official archive when files are missing and ``download`` is on."""
+        if self.download and self._missing():
             failure = fetch_archive(self.url, self.root, self.md5)
-            missing = [f for f in expected if not (self.base_dir / f).is_file()]
-            reason = f"the download failed ({failure})" if failure else "the archive did not contain them"
+            self._download_failure = failure or "the archive did not contain them"
+
+    def _ensure_files(self) -> None:
+        missing = self._missing()
+        if missing and self.download and not hasattr(self, "_download_failure"):
+            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
+            missing = self._missing()
         if missing:
+            failure = getattr(self, "_download_failure", None)
+            reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
             raise LightCNNError(
                 f"{type(self).__name__}: missing {', '.join(missing)} in {self.base_dir}/; {reason}. Get the "
                 f"official 'python version' archive ({self.url}) and extract it into {self.root}/, "

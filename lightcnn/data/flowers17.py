@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lightcnn.data.base import fetch_archive
+from lightcnn.data.download import fetch_archive
 from lightcnn.data.image_folder import ImageFolderDataModule, Samples
 from lightcnn.errors import LightCNNError
 from lightcnn.registry import DATAMODULES
@@ -35,42 +35,60 @@ class Flowers17DataModule(ImageFolderDataModule):
     """
 
     url = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz"
+    scan_at_init = False  # the files may still have to be downloaded (prepare_data)
 
     def __init__(self, root: str = "data", download: bool = True, image_size: int = 64, **kwargs: Any) -> None:
         self.data_root, self.download = root, download
-        super().__init__(root=str(self._locate()), image_size=image_size, **kwargs)
+        super().__init__(root=root, image_size=image_size, **kwargs)
 
-    def _locate(self) -> Path:
+    def _find(self) -> Path | None:
         base = Path(self.data_root)
-        for cand in (base / "jpg", base / "17flowers" / "jpg", base / "flowers17"):
-            if cand.is_dir():
-                return cand
-        reason = "downloading is off (download: false)"
-        if self.download:
-            failure = fetch_archive(self.url, str(base), md5=None)
-            if (base / "jpg").is_dir():
-                return base / "jpg"
-            reason = f"the download failed ({failure})"
+        return next((c for c in (base / "jpg", base / "17flowers" / "jpg", base / "flowers17") if c.is_dir()), None)
+
+    def fetch(self) -> None:
+        """Download the official archive into ``root`` when neither layout is there."""
+        if self.download and self._find() is None:
+            self._download_failure = fetch_archive(self.url, str(self.data_root), md5=None) or "the archive has no jpg/"
+
+    @property
+    def image_dir(self) -> Path:
+        """The folder holding the images (official ``jpg/`` or the ImageFolder copy).
+
+        Raises:
+            LightCNNError: neither layout under ``root`` (after a download, when on).
+        """
+        found = self._find()
+        if found is None and self.download and not hasattr(self, "_download_failure"):
+            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
+            found = self._find()
+        if found is not None:
+            return found
+        base = Path(self.data_root)
+        failure = getattr(self, "_download_failure", None)
+        reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
         raise LightCNNError(
             f"Flowers 17 not found under {base}: expected {base}/jpg/image_0001.jpg … image_1360.jpg (the official "
             f"archive, {self.url}) or {base}/flowers17/<class>/*.jpg (17 class folders); {reason}"
         )
 
     def _official(self) -> bool:
-        return Path(self.root).name == "jpg"
+        return self.image_dir.name == "jpg"
 
     def class_dirs(self) -> list[Path]:
-        dirs = [Path(self.root)] if self._official() else super().class_dirs()
-        if not self._official() and len(dirs) != 17:
-            raise LightCNNError(f"Flowers 17: {self.root} has {len(dirs)} class folders, expected 17")
+        if self._official():
+            return [self.image_dir]
+        base = self.image_dir
+        dirs = sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if len(dirs) != 17:
+            raise LightCNNError(f"Flowers 17: {base} has {len(dirs)} class folders, expected 17")
         return dirs
 
     def scan(self) -> Samples:
         if not self._official():
             return super().scan()
-        files = sorted(p for p in Path(self.root).glob("image_*.jpg") if re.fullmatch(r"image_\d{4}\.jpg", p.name))
+        files = sorted(p for p in self.image_dir.glob("image_*.jpg") if re.fullmatch(r"image_\d{4}\.jpg", p.name))
         if len(files) != 1360:
-            raise LightCNNError(f"Flowers 17: {self.root} has {len(files)} image_NNNN.jpg files, expected 1360")
+            raise LightCNNError(f"Flowers 17: {self.image_dir} has {len(files)} image_NNNN.jpg files, expected 1360")
         return [(p, (int(p.stem[6:]) - 1) // 80) for p in files]
 
     @property

@@ -10,35 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightcnn.data.base import InMemoryDataModule, Split, stratified_split
+from lightcnn.data.base import InMemoryDataModule, Split
+from lightcnn.data.images import IMAGE_SUFFIXES, decode
+from lightcnn.data.splits import stratified_split
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 from lightcnn.registry import DATAMODULES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 Samples = list[tuple[Path, int]]
-
-
-def decode(path: Path, size: int) -> np.ndarray:
-    """One image as uint8 RGB ``(3, size, size)``: shorter side resized to ``size``, centre-cropped.
-
-    Raises:
-        LightCNNError: the file cannot be read as an image (named).
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            scale = size / min(w, h)
-            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-            im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            im = im.crop((left, top, left + size, top + size))
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise LightCNNError(f"cannot read image {path}: {err}") from err
 
 
 @DATAMODULES.register()
@@ -61,6 +40,7 @@ class ImageFolderDataModule(InMemoryDataModule):
     """
 
     native_channels = 3
+    scan_at_init = True  # local folders are checked when the DataModule is built
 
     def __init__(
         self,
@@ -76,10 +56,15 @@ class ImageFolderDataModule(InMemoryDataModule):
             raise LightCNNError(f"data.split must be three fractions (train, val, test) summing to 1, got {list(split)}")
         self.root, self.split, self.cache = root, tuple(split), cache
         self.native_size = image_size  # decoded straight to this size
-        self._samples = self.scan()
+        self._scanned: Samples | None = self.scan() if self.scan_at_init else None  # bad folders fail at once
         super().__init__(root=root, val_size=split[1] / (split[0] + split[1]), image_size=image_size, **kwargs)
 
     # --- finding the files ----------------------------------------------------------------------
+    @property
+    def image_dir(self) -> Path:
+        """The folder of class subfolders (``root``)."""
+        return Path(self.root)
+
     def class_dirs(self) -> list[Path]:
         base = Path(self.root)
         if not base.is_dir():
@@ -105,8 +90,17 @@ class ImageFolderDataModule(InMemoryDataModule):
         return samples
 
     @property
+    def _samples(self) -> Samples:
+        """Every image file with its label, scanned once, when the images are first needed."""
+        if self._scanned is None:
+            self._scanned = self.scan()
+        return self._scanned
+
+    @property
     def all_class_names(self) -> list[str]:
-        return [d.name for d in self.class_dirs()]
+        if getattr(self, "_class_names", None) is None:
+            self._class_names = [d.name for d in self.class_dirs()]
+        return self._class_names
 
     # --- decoding, cached ---------------------------------------------------------------------
     def _cache_path(self) -> Path:
@@ -114,7 +108,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         for p, label in self._samples:
             st = p.stat()
             h.update(f"{p}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())
-        return Path(self.root) / ".lightcnn_cache" / f"{type(self).__name__}_{self.native_size}px_{h.hexdigest()[:16]}.pt"
+        return self.image_dir / ".lightcnn_cache" / f"{type(self).__name__}_{self.native_size}px_{h.hexdigest()[:16]}.pt"
 
     def decode_all(self) -> Split:
         if getattr(self, "_decoded", None) is None:

@@ -11,7 +11,7 @@ import torch
 
 from lightcnn.data.base import InMemoryDataModule, Split
 from lightcnn.errors import LightCNNError
-from lightcnn.io import read_idx
+from lightcnn.data.idx import read_idx
 from lightcnn.registry import DATAMODULES
 
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -73,14 +73,20 @@ class MNISTDataModule(InMemoryDataModule):
             return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
         return None
 
+    def fetch(self) -> None:
+        """Download with torchvision when the files are missing and ``download`` is on; a
+        failure is remembered for ``load``'s message (the offline fallback may still apply)."""
+        if self.download and (self._find(True) is None or self._find(False) is None):
+            self._download_failure = self._download()
+            self.source = "download" if self._download_failure is None else None
+
     def load(self, train: bool) -> Split:
         files = self._find(train)
-        reason = "downloading is off (download: false)"
-        if files is None and self.download:
-            failure = self._download()
-            reason = f"the download failed ({failure})" if failure else ""
+        if files is None and self.download and not hasattr(self, "_download_failure"):
+            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
             files = self._find(train)
-            self.source = "download" if files else None
+        failure = getattr(self, "_download_failure", None)
+        reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
         if files is not None:
             self.source = self.source or "files"
             images, labels = (read_idx(f) for f in files)

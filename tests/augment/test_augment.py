@@ -152,7 +152,7 @@ def test_composed_colour_ops_equal_op_by_op_application():
     g, y = gen(3), x.clone()
     for e in entries:
         y = Pipeline.from_config([e]).ops[0](y, g)
-    assert len(Pipeline.from_config(entries)._groups) == 1
+    assert len(Pipeline.from_config(entries)._runs) == 1
     assert torch.allclose(fused, y, atol=1e-5)
 
 

@@ -14,7 +14,7 @@ from tests.conftest import write_cifar_layout
 def test_cifar10_pickles(tmp_path, bytes_keys):
     write_cifar_layout(tmp_path, bytes_keys=bytes_keys)
     dm = CIFAR10DataModule(root=str(tmp_path), download=False, val_size=0.25)
-    dm.setup("test")
+    dm.setup()
     x, y = dm.splits["test"]
     assert x.shape == (40, 3, 32, 32) and x.dtype == torch.uint8
     assert torch.equal(x[:, 0, 0, 0].long(), y * 20)  # red channel, first pixel, encodes the label
@@ -27,7 +27,7 @@ def test_cifar10_grayscale_resized_for_an_mnist_net(tmp_path):
     write_cifar_layout(tmp_path)
     dm = CIFAR10DataModule(root=str(tmp_path), download=False, grayscale=True, image_size=28)
     assert (dm.in_channels, dm.image_size) == (1, 28)
-    dm.setup("test")
+    dm.setup()
     x, y = dm.splits["test"]
     assert x.shape == (40, 1, 28, 28)
     # label 3 -> R=60, G=B=5 -> luma 0.299*60 + 0.587*5 + 0.114*5 = 21.45
@@ -40,8 +40,8 @@ def test_cifar100_fine_and_coarse(tmp_path):
     coarse = CIFAR100DataModule(root=str(tmp_path), download=False, label_level="coarse", val_size=0.25)
     assert (fine.num_classes, coarse.num_classes) == (100, 20)
     assert coarse.class_names == COARSE and fine.class_names[1] == "aquarium_fish"
-    fine.setup("test")
-    coarse.setup("test")
+    fine.setup()
+    coarse.setup()
     assert torch.equal(torch.tensor(FINE_TO_COARSE)[fine.splits["test"][1]], coarse.splits["test"][1])
     assert coarse.splits["test"][1].bincount().tolist() == [5] * 20
 
@@ -49,7 +49,7 @@ def test_cifar100_fine_and_coarse(tmp_path):
 def test_class_subset_of_cifar100(tmp_path):
     write_cifar_layout(tmp_path, hundred=True)
     dm = CIFAR100DataModule(root=str(tmp_path), download=False, classes=["bee", "apple"])
-    dm.setup("test")
+    dm.setup()
     assert dm.class_names == ["bee", "apple"] and dm.splits["test"][1].tolist() == [1, 0]
     with pytest.raises(LightCNNError, match=r"unknown class \['bees'\]"):
         CIFAR100DataModule(root=str(tmp_path), classes=["bees"])
@@ -92,17 +92,17 @@ def test_wrong_array_shape_is_named(tmp_path):
     with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
         pickle.dump({b"data": np.zeros((4, 100), np.uint8), b"labels": [0, 1, 2, 3]}, f, protocol=2)
     with pytest.raises(LightCNNError, match=r"test_batch: 'data' has shape \(4, 100\)"):
-        CIFAR10DataModule(root=str(tmp_path), download=False).setup("test")
+        CIFAR10DataModule(root=str(tmp_path), download=False).setup()
 
 
 @pytest.mark.real_data
 def test_real_cifar10_and_cifar100(real_data):
     c10 = CIFAR10DataModule(root=str(real_data), download=False, val_size=5000)
-    c10.setup("test")
+    c10.setup()
     assert torch.cat([c10.splits["train"][1], c10.splits["val"][1]]).bincount().tolist() == [5000] * 10
     assert c10.splits["test"][1].bincount().tolist() == [1000] * 10
     assert [round(255 * m, 2) for m in c10.mean] == pytest.approx([125.31, 122.95, 113.87], abs=0.3)
     c100 = CIFAR100DataModule(root=str(real_data), download=False, label_level="coarse")
-    c100.setup("test")
+    c100.setup()
     assert torch.cat([c100.splits["train"][1], c100.splits["val"][1]]).bincount().tolist() == [900] * 20
     assert c100.splits["test"][1].bincount().tolist() == [500] * 20

@@ -12,14 +12,14 @@ def test_split_60_20_20_stratified_resized_and_cached(tmp_path):
     root = write_image_folder(tmp_path / "imgs", {"cat": 10, "dog": 10, "eel": 5})
     dm = ImageFolderDataModule(root=str(root), image_size=8)
     assert dm.class_names == ["cat", "dog", "eel"] and (dm.in_channels, dm.image_size) == (3, 8)
-    dm.setup("test")
+    dm.setup()
     sizes = {k: v[1].bincount(minlength=3).tolist() for k, v in dm.splits.items()}
     assert sizes == {"train": [6, 6, 3], "val": [2, 2, 1], "test": [2, 2, 1]}
     assert dm.splits["train"][0].shape[1:] == (3, 8, 8)
     cache = list((root / ".lightcnn_cache").glob("*.pt"))
     assert len(cache) == 1
     again = ImageFolderDataModule(root=str(root), image_size=8)
-    again.setup("test")
+    again.setup()
     assert torch.equal(again.splits["test"][0], dm.splits["test"][0])
 
 
@@ -53,7 +53,7 @@ def test_flowers17_official_archive_layout(tmp_path):
         Image.new("RGB", (6, 4), ((i // 80) * 15, 0, 0)).save(jpg / f"image_{i + 1:04d}.jpg")
     dm = Flowers17DataModule(root=str(tmp_path), download=False, image_size=4, cache=False)
     assert dm.num_classes == 17 and dm.class_names[0] == "daffodil"
-    dm.setup("test")
+    dm.setup()
     assert dm.splits["test"][1].bincount().tolist() == [16] * 17
     x, y = dm.splits["train"]
     assert x.shape[1:] == (3, 4, 4)
@@ -61,15 +61,18 @@ def test_flowers17_official_archive_layout(tmp_path):
 
 
 def test_flowers17_missing_says_both_layouts(tmp_path):
+    dm = Flowers17DataModule(root=str(tmp_path), download=False)  # nothing is read (or fetched) in __init__
+    assert dm.data_info.num_classes == 17
+    dm.prepare_data()
     with pytest.raises(LightCNNError) as err:
-        Flowers17DataModule(root=str(tmp_path), download=False)
+        dm.setup("fit")
     assert "jpg/image_0001.jpg" in str(err.value) and "flowers17/<class>" in str(err.value)
 
 
 @pytest.mark.real_data
 def test_real_flowers17(real_data):
     dm = Flowers17DataModule(root=str(real_data), download=False, image_size=32, cache=False)
-    dm.setup("test")
+    dm.setup()
     total = sum(len(v[1]) for v in dm.splits.values())
     assert total == 1360
     assert [v[1].bincount().tolist() for v in dm.splits.values()] == [[48] * 17, [16] * 17, [16] * 17]

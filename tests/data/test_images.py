@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lightcnn.data.files import expand, load_files
+from lightcnn.data.images import expand, load_files
 from lightcnn.errors import LightCNNError
 
 

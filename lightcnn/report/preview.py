@@ -1,12 +1,11 @@
-"""``lightcnn preview-augment``: a PNG grid of training images and N augmented versions of each."""
+"""The augmentation preview: a PNG grid of training images and N augmented versions of each."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 import torch
-
-from lightcnn.data.base import InMemoryDataModule
-from lightcnn.errors import LightCNNError
 
 
 def pick_examples(y: torch.Tensor, rows: int) -> torch.Tensor:
@@ -21,24 +20,17 @@ def pick_examples(y: torch.Tensor, rows: int) -> torch.Tensor:
     return torch.tensor(picks)
 
 
-def preview_png(dm: InMemoryDataModule, n: int = 8, rows: int = 6, seed: int = 0) -> bytes:
-    """Render originals (first column) and ``n`` augmented versions each, labelled by class.
-
-    Raises:
-        LightCNNError: the DataModule has no ``augment`` list.
-    """
+def preview_png(x_all: torch.Tensor, y_all: torch.Tensor, class_names: list[str], pipeline: Any, n: int = 8, rows: int = 6, seed: int = 0) -> bytes:
+    """Render originals (first column, as evaluation sees them) and ``n`` augmented versions
+    each, labelled by class; ``x_all`` uint8 ``(N, C, H, W)``, ``pipeline`` an augmentation
+    ``Pipeline``."""
     from lightcnn.report.figures import pyplot, to_png
 
     plt = pyplot()
-
-    if dm.augment is None:
-        raise LightCNNError(f"{type(dm).__name__} has no augmentation to preview: set data.init_args.augment in the config")
-    dm.setup("fit")
-    x_all, y_all = dm.splits["train"]
     idx = pick_examples(y_all, rows)
     x = x_all[idx].float() / 255
     g = torch.Generator().manual_seed(seed)
-    shown = [dm.augment.eval_transform(x)] + [dm.augment(x.clone(), g) for _ in range(n)]
+    shown = [pipeline.eval_transform(x)] + [pipeline(x.clone(), g) for _ in range(n)]
     fig, axes = plt.subplots(len(idx), n + 1, figsize=(1.3 * (n + 1), 1.4 * len(idx)), squeeze=False)
     for r in range(len(idx)):
         for c, batch in enumerate(shown):
@@ -48,9 +40,9 @@ def preview_png(dm: InMemoryDataModule, n: int = 8, rows: int = 6, seed: int = 0
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(dm.class_names[int(y_all[idx[r]])], fontsize=8)
+                ax.set_ylabel(class_names[int(y_all[idx[r]])], fontsize=8)
             if r == 0:
                 ax.set_title("original" if c == 0 else f"aug {c}", fontsize=8)
-    fig.suptitle(repr(dm.augment), fontsize=7, wrap=True)
+    fig.suptitle(repr(pipeline), fontsize=7, wrap=True)
     fig.tight_layout()
     return to_png(fig, dpi=90)

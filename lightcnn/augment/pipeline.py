@@ -1,0 +1,70 @@
+"""The ordered augmentation pipeline, built from YAML entries ``{name: hflip, p: 0.5, ...}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lightcnn.augment.base import BatchAugment
+from lightcnn.errors import LightCNNError
+from lightcnn.registry import AUGMENTATIONS, check_options
+
+
+class Pipeline:
+    """An ordered list of augmentations, built from YAML dicts ``{name: hflip, p: 0.5, ...}``.
+
+    Raises:
+        LightCNNError: an entry without ``name``, an unknown name (close matches listed), an
+            unknown parameter (valid ones listed) or a value out of range (valid range given).
+    """
+
+    def __init__(self, ops: list[BatchAugment]) -> None:
+        self.ops = ops
+        # Runs of consecutive ops that fuse (affine ops with the same fill: one resampling; colour
+        # ops: one per-image colour matrix) become one pass over the pixels instead of one per op.
+        self._runs: list[list[BatchAugment]] = []
+        for op in ops:
+            if self._runs and op.fuses_with(self._runs[-1][-1]):
+                self._runs[-1].append(op)
+            else:
+                self._runs.append([op])
+
+    @classmethod
+    def from_config(cls, entries: list[dict[str, Any]] | None) -> Pipeline | None:
+        if not entries:
+            return None
+        ops = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or "name" not in entry:
+                raise LightCNNError(
+                    f"data.augment[{i}] must be a mapping with a 'name' (e.g. {{name: hflip, p: 0.5}}), got {entry!r}; "
+                    f"names: {', '.join(AUGMENTATIONS)}"
+                )
+            options = {k: v for k, v in entry.items() if k != "name"}
+            op_cls = AUGMENTATIONS.get(str(entry["name"]))
+            check_options(op_cls, options, f"augmentation {entry['name']} (data.augment[{i}])")
+            ops.append(op_cls(**options))
+        return cls(ops)
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Apply every op in order. ``x`` may be modified in place: pass a batch you own
+        (training passes the float copy it has just made of the uint8 batch)."""
+        # No final clamp: every op keeps [0, 1] (colour runs clamp what they touch; flips, crops,
+        # cutout and bilinear warps with a fill in [0, 1] cannot leave it).
+        for run in self._runs:
+            x = run[0].composed(run, x, g) if len(run) > 1 else run[0](x, g)
+        return x
+
+    def eval_transform(self, x: torch.Tensor) -> torch.Tensor:
+        for op in self.ops:
+            x = op.eval_transform(x)
+        return x
+
+    def output_size(self, size: int) -> int:
+        for op in self.ops:
+            size = op.output_size(size)
+        return size
+
+    def __repr__(self) -> str:
+        return f"Pipeline({', '.join(map(repr, self.ops))})"

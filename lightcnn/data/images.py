@@ -1,0 +1,98 @@
+"""Image files: which suffixes count as images, decoding to a square uint8 array, the one
+grayscale conversion (luma), and expanding files / folders / glob patterns."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lightcnn.errors import LightCNNError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def to_luma(x: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB ``(N, 3, H, W)`` -> uint8 luma ``(N, 1, H, W)`` (ITU-R 601: 0.299 R + 0.587 G +
+    0.114 B, rounded), in chunks: the one grayscale conversion for training data and loose files."""
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return torch.cat([(c.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8) for c in x.split(4096)])
+
+
+def convert_images(x: torch.Tensor, channels: int, size: int, grayscale: bool, owner: str) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` converted once, in chunks: to luma when ``grayscale``, resized
+    (antialiased bilinear) to ``size`` x ``size`` when it differs; still uint8.
+
+    Raises:
+        LightCNNError: the images do not have ``channels`` channels after the conversion.
+    """
+    import torch.nn.functional as F
+
+    if grayscale and x.shape[1] == 3:
+        x = to_luma(x)
+    if x.shape[1] != channels:
+        raise LightCNNError(f"{owner}: images have {x.shape[1]} channels, expected {channels}")
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = torch.cat([
+            F.interpolate(c.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            .round_().clamp_(0, 255).to(torch.uint8)
+            for c in x.split(4096)
+        ])
+    return x.contiguous()
+
+
+def decode(path: Path, size: int) -> np.ndarray:
+    """One image as uint8 RGB ``(3, size, size)``: shorter side resized to ``size``, centre-cropped.
+
+    Raises:
+        LightCNNError: the file cannot be read as an image (named).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / min(w, h)
+            nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            left, top = (nw - size) // 2, (nh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise LightCNNError(f"cannot read image {path}: {err}") from err
+
+
+def expand(patterns: list[str] | str) -> list[Path]:
+    """Files named by ``patterns`` (files, folders of images, or glob patterns), sorted, deduplicated.
+
+    Raises:
+        LightCNNError: a pattern that matches nothing (named).
+    """
+    found: list[Path] = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            hits = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            hits = [path]
+        else:
+            hits = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        if not hits:
+            raise LightCNNError(f"data.predict_files: {pattern!r} matches no image file (give files, folders or glob patterns)")
+        found += hits
+    return list(dict.fromkeys(found))
+
+
+def load_files(paths: list[Path], channels: int, size: int) -> torch.Tensor:
+    """uint8 images ``(N, channels, size, size)``: shorter side resized, centre-cropped, converted
+    to grayscale when ``channels == 1`` by the DataModules' own ``to_luma`` (so a file is seen as
+    training data was; within one level of PIL's ``L``).
+
+    Raises:
+        LightCNNError: a file that is not a readable image (named).
+    """
+    x = torch.stack([torch.from_numpy(np.ascontiguousarray(decode(path, size))) for path in paths])
+    return to_luma(x) if channels == 1 else x

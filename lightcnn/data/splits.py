@@ -1,0 +1,25 @@
+"""Seeded, stratified splits of labelled indices."""
+
+from __future__ import annotations
+
+import torch
+
+
+def stratified_split(y: torch.Tensor, num_classes: int, frac: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded split of indices stratified by label: ``(rest, taken)``, sorted.
+
+    Per-class counts use largest-remainder allocation, so exactly ``round(frac * len(y))`` are taken.
+    """
+    counts = torch.bincount(y, minlength=num_classes).double()
+    want = counts * frac
+    k = want.floor().long()
+    short = round(frac * len(y)) - int(k.sum())
+    k[torch.argsort(want - k, descending=True, stable=True)[:short]] += 1
+    g = torch.Generator().manual_seed(seed)
+    rest, taken = [], []
+    for c in range(num_classes):
+        idx = (y == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        taken.append(idx[: k[c]])
+        rest.append(idx[k[c] :])
+    return torch.cat(rest).sort().values, torch.cat(taken).sort().values
