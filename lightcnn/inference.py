@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lightcnn.data.base import InMemoryDataModule
+from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.tasks.base import BaseTask
 
@@ -16,38 +17,42 @@ SPLITS = ("train", "val", "test")
 
 
 def load_task(ckpt: str | Path) -> BaseTask:
-    """Rebuild the task saved in a lightcnn checkpoint (any task class), in eval mode, on CPU.
+    """Rebuild the task saved in a lightcnn checkpoint (any registered task class) from the
+    checkpoint alone, in eval mode, on CPU: its data facts and normalisation travel with it.
 
-    The task's ``trained_normalization`` is the ``(mean, std)`` its DataModule saved in the
-    checkpoint (what the model was trained with), or None.
+    Checkpoints from before ``DataInfo`` (hyperparameters ``num_classes`` ... ``image_size``)
+    and before the model kept its normalisation are read as before, with a one-line note.
 
     Raises:
-        LightCNNError: the file is missing or is not a lightcnn checkpoint.
+        LightCNNError: the file is missing or is not a lightcnn checkpoint (named).
     """
     if not Path(ckpt).is_file():
         raise LightCNNError(f"checkpoint {ckpt} does not exist")
     try:
         # weights_only: a checkpoint is tensors and plain containers; nothing in it may run code.
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        cls = _task_class(str(state.get("hyper_parameters", {}).get("_class_path", "")), ckpt)
-        task = cls.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+        hparams = dict(state.get("hyper_parameters") or {})
+        cls = _task_class(str(hparams.pop("_class_path", "")), ckpt)
+        hparams.pop("_instantiator", None)
+        legacy = {k: hparams.pop(k) for k in ("num_classes", "class_names", "in_channels", "image_size") if k in hparams}
+        if "data" not in hparams:
+            if not legacy:
+                raise LightCNNError(f"{ckpt} does not record its data facts (DataInfo): it was not written by lightcnn")
+            hparams["data"] = {k: v for k, v in legacy.items() if v is not None}
+        if "backbone" not in hparams:
+            raise LightCNNError(f"{ckpt} does not record its backbone (a module built in Python): rebuild the task and load the weights yourself")
+        task = cls(**hparams)
+        task.on_load_checkpoint(state)
+        task.load_state_dict(state["state_dict"])
+    except LightCNNError:
+        raise
     except (KeyError, RuntimeError, TypeError, ValueError, EOFError, AttributeError, pickle.UnpicklingError) as err:
-        raise LightCNNError(f"{ckpt} is not a lightcnn checkpoint ({type(err).__name__}: {err})") from err
-    task.trained_normalization = _normalization(state)
+        raise LightCNNError(f"{ckpt} is not a lightcnn checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
     return task.eval()
 
 
-def _normalization(state: dict) -> tuple[list[float], list[float]] | None:
-    """The ``(mean, std)`` a DataModule saved in a loaded checkpoint, or None."""
-    for value in state.values():
-        if isinstance(value, dict) and isinstance(value.get("mean"), list) and isinstance(value.get("std"), list):
-            return value["mean"], value["std"]
-    return None
-
-
 def _task_class(class_path: str, ckpt: str | Path) -> type[BaseTask]:
-    """The task class a checkpoint names, if it is an already imported ``BaseTask`` subclass
-    (Lightning drops ``_class_path`` when loading through the base class)."""
+    """The task class a checkpoint names, if it is a registered ``BaseTask`` subclass."""
     from lightcnn.registry import TASKS
 
     name = class_path.rpartition(".")[2]
@@ -59,7 +64,8 @@ def _task_class(class_path: str, ckpt: str | Path) -> type[BaseTask]:
 def check_compatible(task: BaseTask, dm: InMemoryDataModule, ckpt: str | Path) -> None:
     """The checkpoint's input shape must match the data's."""
     want = (task.in_channels, task.image_size)
-    got = (dm.in_channels, dm.image_size)
+    info = data_info_of(dm)
+    got = (info.in_channels, info.image_size)
     if want != got:
         raise LightCNNError(
             f"{ckpt} was trained on {want[0]}-channel {want[1]}x{want[1]} images but the data gives "
@@ -69,7 +75,8 @@ def check_compatible(task: BaseTask, dm: InMemoryDataModule, ckpt: str | Path) -
 
 @torch.no_grad()
 def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split."""
+    """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
+    (the task normalises the images itself)."""
     if split not in SPLITS:
         raise LightCNNError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     dm.setup("test" if split == "test" else "fit")

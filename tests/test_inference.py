@@ -4,6 +4,7 @@ import torch
 from lightcnn.data.cifar10 import CIFAR10DataModule
 from lightcnn.errors import LightCNNError
 from lightcnn.inference import check_compatible, knn_classify, load_task
+from lightcnn.data import DataInfo
 from lightcnn.tasks import EmbeddingTask
 from tests.conftest import write_cifar_layout
 
@@ -20,7 +21,7 @@ def test_knn_vote_hand_worked():
 
 def test_checkpoint_shape_must_match_the_data(tmp_path):
     write_cifar_layout(tmp_path)
-    task = EmbeddingTask(backbone="embed_cnn", in_channels=1, image_size=28)
+    task = EmbeddingTask(backbone="embed_cnn", data=DataInfo(num_classes=10, in_channels=1, image_size=28))
     with pytest.raises(LightCNNError, match=r"trained on 1-channel 28x28 images but the data gives 3-channel 32x32"):
         check_compatible(task, CIFAR10DataModule(root=str(tmp_path), download=False), "x.ckpt")
     check_compatible(task, CIFAR10DataModule(root=str(tmp_path), download=False, grayscale=True, image_size=28), "x.ckpt")

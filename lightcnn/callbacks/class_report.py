@@ -12,6 +12,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from lightcnn.io import atomic_write
 from lightcnn.registry import CALLBACKS
+from lightcnn.run import run_dir
+from lightcnn.outputs import ClassificationOutputs, Misclassified
 
 
 def per_class_rows(results: dict[str, torch.Tensor], class_names: list[str]) -> list[dict[str, Any]]:
@@ -81,16 +83,14 @@ def write_class_report(results: dict[str, torch.Tensor], class_names: list[str],
     return paths
 
 
-def misclassified_png(examples: list[tuple[torch.Tensor, int, torch.Tensor]], class_names: list[str], mean: list[float] | None, std: list[float] | None, title: str) -> bytes:
-    """A grid of misclassified images ``(x normalised (C, H, W), true label, probabilities)``,
-    each titled with its true class and the top-2 predicted classes with their probabilities."""
+def misclassified_png(examples: list[Misclassified], class_names: list[str], title: str) -> bytes:
+    """A grid of misclassified images (in [0, 1]), each titled with its true class and the
+    top-2 predicted classes with their probabilities."""
     from lightcnn.report.figures import image_grid_png
 
-    x = torch.stack([e[0].float() for e in examples])
-    if mean is not None and std is not None:  # back to [0, 1] for display
-        x = x * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)
+    x = torch.stack([e.image.float() for e in examples])
     titles = []
-    for _, y, probs in examples:
+    for y, probs in ((e.target, e.probs) for e in examples):
         top = probs.topk(min(2, len(probs)))
         guesses = ", ".join(f"{class_names[int(i)][:12]} {float(p):.2f}" for p, i in zip(top.values, top.indices))
         titles.append(f"true {class_names[y][:12]}\n{guesses}")
@@ -103,21 +103,18 @@ class ClassReport(Callback):
     a fit ends (``val_*``), and for the test split when ``test`` ends (``test_*``).
 
     Files: ``{stage}_per_class.csv``/``.json``, ``{stage}_confusion.png`` and
-    ``{stage}_misclassified.png``. Reads ``pl_module.results[stage]`` (computed metrics),
-    ``pl_module.misclassified[stage]`` (example images) and ``pl_module.class_names``.
+    ``{stage}_misclassified.png``, from the task's ``ClassificationOutputs`` for that stage
+    (tasks that produce none are skipped).
     """
 
     def _write(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        results = getattr(pl_module, "results", {}).get(stage)
-        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
-        if not trainer.is_global_zero or results is None or log_dir is None:
+        outputs = getattr(pl_module, "outputs", {}).get(stage)  # declared by BaseTask; other modules have none
+        if not trainer.is_global_zero or not isinstance(outputs, ClassificationOutputs):
             return
-        out = Path(log_dir)
-        paths = write_class_report(results, pl_module.class_names, out, stage)
-        examples = getattr(pl_module, "misclassified", {}).get(stage)
-        if examples:
-            dm = trainer.datamodule
-            png = misclassified_png(examples, pl_module.class_names, getattr(dm, "mean", None), getattr(dm, "std", None),
+        out = run_dir(trainer)
+        paths = write_class_report(outputs.metrics, outputs.class_names, out, stage)
+        if outputs.misclassified:
+            png = misclassified_png(outputs.misclassified, outputs.class_names,
                                     f"{stage}: misclassified examples (true class; top-2 predicted probabilities)")
             with atomic_write(out / f"{stage}_misclassified.png", "wb") as f:
                 f.write(png)

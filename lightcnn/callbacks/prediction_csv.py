@@ -6,19 +6,22 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import torch
+
 import torch.distributed as dist
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 from lightcnn.registry import CALLBACKS
+from lightcnn.run import run_dir
 
 
 @CALLBACKS.register()
-class PredictionCSV(Callback):
-    """Collects ``predict_step``'s ``{"probs", "target", "index"}`` and, when prediction ends,
-    writes ``predictions.csv`` into the run folder (or ``path``) on rank 0.
+class PredictionCSV(BasePredictionWriter):
+    """Lightning's prediction writer for ``predict_step``'s ``{"probs", "target", "index",
+    "input"}``: when prediction ends, writes ``predictions.csv`` into the run folder (or ``path``)
+    on rank 0, with every rank's rows.
 
     Columns: ``input`` (the image file, or the index in the predicted split), ``target`` (the true
     class when known), ``predicted``, ``probability``, then ``top{k}``/``top{k}_prob`` for each of
@@ -30,25 +33,19 @@ class PredictionCSV(Callback):
     """
 
     def __init__(self, top_k: int = 3, path: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
         if top_k < 1:
             raise LightCNNError(f"PredictionCSV.top_k must be >= 1, got {top_k}")
         self.top_k, self.path = top_k, path
-        self._rows: list[tuple[int, int, torch.Tensor]] = []
 
-    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._rows = []
-        self._dir = trainer.log_dir  # a collective under DDP
-
-    def on_predict_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if not isinstance(outputs, dict) or "probs" not in outputs:
-            return
-        probs = outputs["probs"].detach().float().cpu()
-        index = outputs["index"].cpu().tolist()
-        target = outputs["target"].cpu().tolist()
-        self._rows += list(zip(index, target, probs))
-
-    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        rows = self._rows
+    def write_on_epoch_end(self, trainer: Trainer, pl_module: LightningModule, predictions: Any, batch_indices: Any) -> None:
+        batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        rows = [
+            (i, t, n, p)
+            for out in batches or [] if isinstance(out, dict) and "probs" in out
+            for i, t, n, p in zip(out["index"].tolist(), out["target"].tolist(), out.get("input") or out["index"].tolist(),
+                                  out["probs"].detach().float().cpu())
+        ]
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             parts: list[Any] = [None] * trainer.world_size
             dist.all_gather_object(parts, rows)
@@ -57,16 +54,16 @@ class PredictionCSV(Callback):
             return
         rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0])  # padded shards repeat indices
         names = list(pl_module.class_names)
-        inputs = list(getattr(trainer.datamodule, "predict_inputs", None) or [])
-        path = Path(self.path) if self.path else Path(self._dir or ".") / "predictions.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(self.path) if self.path else run_dir(trainer) / "predictions.csv"
         k = min(self.top_k, len(names))
         with atomic_write(path, newline="") as f:
             w = csv.writer(f)
             w.writerow(["input", "target", "predicted", "probability", *[c for i in range(1, k + 1) for c in (f"top{i}", f"top{i}_prob")]])
-            for index, target, probs in rows:
+            for _, target, source, probs in rows:
                 top = probs.topk(k)
                 ranked = [c for p, i in zip(top.values.tolist(), top.indices.tolist()) for c in (names[i], f"{p:.4f}")]
-                source = inputs[index] if index < len(inputs) else index
                 w.writerow([source, names[target] if target >= 0 else "", ranked[0], ranked[1], *ranked])
         print(f"predictions: {path} ({len(rows)} rows)")
+
+
+

@@ -1,38 +1,45 @@
 """The run report: ``run_info.json`` when a run starts, ``report.md``/``report.html`` when a fit
-or a test has finished (see ``lightcnn.report.run_report``)."""
+or a test has finished (see ``lightcnn.report.run_report``), in the run folder, whatever the loggers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from lightcnn.data.info import DescribesSplits
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 from lightcnn.models import count_flops, count_parameters
 from lightcnn.registry import CALLBACKS
+from lightcnn.run import run_dir
 
 
-def run_info(trainer: Trainer, pl_module: LightningModule) -> dict:
-    """What the report needs to know about the model and data that ``metrics.csv`` does not say."""
+def run_info(trainer: Trainer, pl_module: Any) -> dict:
+    """What the report needs to know about the model and data that the history does not say:
+    the task (whose ``report_spec`` the report uses), backbone, parameters, FLOPs, the monitored
+    metric and the data facts."""
     hp = pl_module.hparams
     dm = trainer.datamodule
     backbone = hp.get("backbone")
+    info = pl_module.data_info
+    sizes = dm.split_sizes() if isinstance(dm, DescribesSplits) else {}
     return {
         "task": type(pl_module).__name__,
         "backbone": backbone if isinstance(backbone, str) else type(pl_module.backbone).__name__,
         "backbone_args": dict(hp.get("backbone_args") or {}),
         "data": type(dm).__name__ if dm is not None else None,
         "params": count_parameters(pl_module),
-        "flops": count_flops(pl_module, pl_module.in_channels, pl_module.image_size),
-        "monitor": getattr(pl_module, "monitor", None),
-        "monitor_mode": getattr(pl_module, "monitor_mode", None),
-        "in_channels": pl_module.in_channels,
-        "image_size": pl_module.image_size,
-        "class_names": list(getattr(pl_module, "class_names", [])),
-        "split_sizes": {k: len(v[1]) for k, v in getattr(dm, "splits", {}).items()},
+        "flops": count_flops(pl_module, info.in_channels, info.image_size),
+        "monitor": pl_module.monitor,
+        "monitor_mode": pl_module.monitor_mode,
+        "in_channels": info.in_channels,
+        "image_size": info.image_size,
+        "class_names": list(info.class_names),
+        "split_sizes": sizes,
     }
 
 
@@ -50,8 +57,7 @@ class RunReport(Callback):
         self._dir: Path | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        log_dir = trainer.log_dir  # a collective under DDP: every rank asks, here where all are alive
-        self._dir = Path(log_dir) if log_dir else None
+        self._dir = run_dir(trainer)
 
     def _write_info(self, trainer: Trainer, pl_module: LightningModule) -> None:
         with atomic_write(self._dir / "run_info.json") as f:  # creates the folder if need be
@@ -62,11 +68,10 @@ class RunReport(Callback):
             return
         self._write_info(trainer, pl_module)
         dm = trainer.datamodule
-        if self.augment_preview and getattr(dm, "augment", None) is not None:
-            from lightcnn.augment.preview import preview_png
-
+        png = dm.augment_preview_png(n=6, rows=min(6, pl_module.num_classes)) if self.augment_preview and isinstance(dm, DescribesSplits) else None
+        if png is not None:
             with atomic_write(self._dir / "augment_preview.png", "wb") as f:
-                f.write(preview_png(dm, n=6, rows=min(6, dm.num_classes)))
+                f.write(png)
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero and self._dir is not None and not (self._dir / "run_info.json").is_file():
@@ -76,8 +81,8 @@ class RunReport(Callback):
         # After the Trainer's own teardown: the logger has flushed metrics.csv by now.
         if stage not in ("fit", "test") or not trainer.is_global_zero or self._dir is None:
             return
-        if not (self._dir / "metrics.csv").is_file():
-            return  # a run with logging off has nothing to report
+        if not (self._dir / "history.json").is_file():
+            return  # stopped before its first epoch or test ended: nothing to report
         from lightcnn.report.run_report import build_report
 
         try:

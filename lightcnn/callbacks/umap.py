@@ -13,7 +13,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightcnn.io import atomic_write
+from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.registry import CALLBACKS
+from lightcnn.run import run_dir
 
 
 def subsample(labels: torch.Tensor, max_per_class: int, seed: int) -> torch.Tensor:
@@ -65,7 +67,8 @@ class UMAPCallback(Callback):
         seed: for the subsample and UMAP (a fixed ``random_state`` makes UMAP single-threaded,
             so it never competes with training for the cores).
 
-    Reads ``pl_module.eval_embeddings[stage] = (embeddings, labels)`` (set by ``EmbeddingTask``).
+    Projects the task's ``EmbeddingOutputs`` for the stage (``EmbeddingTask`` produces them; other
+    tasks are skipped).
     umap-learn compiles its numba code on the first fit in a process (about 40 s on 2 cores);
     later fits reuse it. Without umap-learn it says so once and does nothing.
     """
@@ -95,22 +98,21 @@ class UMAPCallback(Callback):
 
     def project(self, trainer: Trainer, pl_module: LightningModule, stage: str, tag: str) -> Path | None:
         """Fit UMAP on the stage's embeddings and write ``umap/{tag}.png`` and ``.csv``."""
-        found = getattr(pl_module, "eval_embeddings", {}).get(stage)
-        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
-        if not trainer.is_global_zero or found is None or log_dir is None:
+        found = getattr(pl_module, "outputs", {}).get(stage)  # declared by BaseTask; other modules have none
+        if not trainer.is_global_zero or not isinstance(found, EmbeddingOutputs):
             return None
         reducer = self._umap()
         if reducer is None:
             return None
-        emb, labels = found
+        emb, labels = found.embeddings, found.labels
         keep = subsample(labels, self.max_per_class, self.seed)
         emb, labels = emb[keep].float().numpy(), labels[keep].numpy()
         t = time.perf_counter()
         xy = reducer.fit_transform(emb)
         self.seconds.append(time.perf_counter() - t)
-        heldout = set(getattr(trainer.datamodule, "heldout_class_ids", []) or [])
-        names = list(getattr(pl_module, "class_names", [str(i) for i in range(int(labels.max()) + 1)]))
-        out = Path(log_dir) / "umap"
+        heldout = set(found.heldout_class_ids)
+        names = list(found.class_names)
+        out = run_dir(trainer) / "umap"
         with atomic_write(out / f"{tag}.csv", newline="") as f:
             w = csv.writer(f)
             w.writerow(["x", "y", "label", "class", "heldout"])

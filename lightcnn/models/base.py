@@ -7,6 +7,7 @@ backbone never needs ``num_classes``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -19,36 +20,86 @@ from lightcnn.registry import BACKBONES, _where, accepted_options, check_options
 DATA_ARGS = ("in_channels", "image_size")
 
 
-def build_backbone(name: str, in_channels: int, image_size: int, args: dict[str, Any] | None = None) -> nn.Module:
-    """Build a registered backbone, passing it the data's shape where it asks for it.
+def build_backbone(spec: str | Mapping[str, Any] | nn.Module, in_channels: int, image_size: int, args: dict[str, Any] | None = None) -> nn.Module:
+    """Build a backbone from a registered name, a ``{class_path, init_args}`` spec or a module,
+    giving it the data's shape where its ``__init__`` asks for it, and check the contract.
+
+    A name and a ``class_path`` get the same facts: ``in_channels`` and ``image_size`` are passed
+    to a factory or class that declares them (``in_channels`` also to one taking ``**kwargs``).
 
     Args:
-        name: registry name (``mnist_cnn``, ``timm/resnet18``, a plugin's name).
-        in_channels, image_size: from the DataModule, given to factories that declare them.
-        args: the factory's own options (``backbone_args`` in YAML).
+        spec: registry name (``mnist_cnn``, ``timm/resnet18``, a plugin's name), a mapping
+            ``{class_path: plugins.tinynet.TinyNet, init_args: {width: 8}}``, or a built module.
+        in_channels, image_size: from the data.
+        args: the named factory's own options (``backbone_args`` in YAML); only for a name.
 
     Raises:
-        LightCNNError: unknown name, an option the factory does not take, or a broken contract.
+        LightCNNError: unknown name or class, an option the factory does not take, data facts set
+            by hand that disagree with the data, or a broken contract.
     """
-    factory = BACKBONES.get(name)
-    args = dict(args or {})
+    if isinstance(spec, nn.Module):
+        if args:
+            raise LightCNNError(_ARGS_WITH_MODULE.format(args=args, kind=f"a {type(spec).__name__} module"))
+        return check_backbone(spec, in_channels, image_size)
+    if isinstance(spec, Mapping):
+        if args:
+            raise LightCNNError(_ARGS_WITH_MODULE.format(args=args, kind=f"given by class_path {spec.get('class_path')!r}"))
+        factory, args, what = _from_class_path(spec)
+    else:
+        factory, args, what = BACKBONES.get(spec), dict(args or {}), f"backbone {spec!r}"
     names, var_kw = accepted_options(factory)
-    clash = sorted(set(args) & set(DATA_ARGS))
+    data = {"in_channels": in_channels, "image_size": image_size}
+    clash = {k: v for k, v in args.items() if k in DATA_ARGS and v != data[k]}
     if clash:
         raise LightCNNError(
-            f"backbone_args for {name!r} set {clash}: these come from the data module; "
-            f"set them on the data (e.g. data.init_args.grayscale / image_size) instead"
+            f"{what}: {clash} disagree with the data ({data}); these come from the data module: "
+            f"set them on the data (e.g. data.init_args.grayscale / image_size) and leave them out here"
         )
-    check_options(factory, args, f"backbone {name!r}", hidden=DATA_ARGS)
-    data = {"in_channels": in_channels, "image_size": image_size}
-    kwargs = {k: v for k, v in data.items() if k in names or (var_kw and k == "in_channels")}
+    check_options(factory, args, what, hidden=DATA_ARGS)
+    kwargs = {k: v for k, v in data.items() if k not in args and (k in names or (var_kw and k == "in_channels"))}
     try:
         model = factory(**kwargs, **args)
     except LightCNNError:
         raise
     except (TypeError, ValueError) as err:
-        raise LightCNNError(f"backbone {name!r} ({_where(factory)}) could not be built with {args}: {err}") from err
-    return check_backbone(model, in_channels, image_size, origin=f"{name!r} ({_where(factory)})")
+        raise LightCNNError(f"{what} ({_where(factory)}) could not be built with {args}: {err}") from err
+    return check_backbone(model, in_channels, image_size, origin=f"{what.removeprefix('backbone ')} ({_where(factory)})")
+
+
+_ARGS_WITH_MODULE = (
+    "model.backbone_args {args} only applies to a backbone given by name, but model.backbone is {kind}; "
+    "pass --model.backbone_args null (or remove it from the config) and put its options in the backbone's init_args"
+)
+
+
+def _from_class_path(spec: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
+    """``(class, init_args, description)`` of a ``{class_path, init_args}`` mapping. A bare class
+    name is looked up among the registered backbones' classes.
+
+    Raises:
+        LightCNNError: a malformed spec, or a class that cannot be imported (named).
+    """
+    import importlib
+
+    unknown = sorted(set(spec) - {"class_path", "init_args", "dict_kwargs"})
+    path = spec.get("class_path")
+    if unknown or not isinstance(path, str) or not path:
+        raise LightCNNError(f"model.backbone {dict(spec)} must be a mapping {{class_path: module.Class, init_args: {{...}}}}")
+    init_args = dict(spec.get("init_args") or {}) | dict(spec.get("dict_kwargs") or {})
+    module, _, name = path.rpartition(".")
+    if not module:
+        found = [obj for obj in (BACKBONES.get(n) for n in BACKBONES) if getattr(obj, "__name__", None) == name]
+        if not found:
+            raise LightCNNError(f"model.backbone class_path {path!r}: no registered backbone class of that name; give module.Class")
+        return found[0], init_args, f"backbone {path}"
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise LightCNNError(
+            f"model.backbone class_path {path!r} cannot be imported ({type(err).__name__}: {err}); a plugin file "
+            f"plugins/x.py is plugins.x.ClassName"
+        ) from err
+    return cls, init_args, f"backbone {path}"
 
 
 def check_backbone(model: Any, in_channels: int, image_size: int, origin: str | None = None) -> nn.Module:

@@ -13,10 +13,13 @@ from lightcnn.io import atomic_write
 from lightcnn.report.document import Document
 from lightcnn.report.figures import overlay_png
 from lightcnn.report.history import History
-from lightcnn.report.run_report import best_epoch, load_run, verdict_of
+from lightcnn.report.run_report import best_epoch, load_run, spec_of, verdict_of
 
-# Compared when every run has them; listed as "not common" otherwise.
-SCORES = ("train/acc", "val/acc", "test/acc", "val/map_at_r", "test/map_at_r")
+
+def compare_scores(infos: list[dict[str, Any]]) -> list[str]:
+    """The scores the runs' tasks declare (``ReportSpec.scores``), in order, without repeats;
+    compared where every run has them, listed as "not common" otherwise."""
+    return list(dict.fromkeys(k for info in infos for k in spec_of(info).scores))
 
 
 def run_name(run: Path, taken: set[str]) -> str:
@@ -79,8 +82,9 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
     for d in run_dirs:
         run, history, info = load_run(d)
         runs[run_name(run, taken)] = (run, history, info)
-    has = {k: [n for n, (_, h, i) in runs.items() if _score(h, i, k) is not None] for k in (*SCORES, metric)}
-    common = [k for k in SCORES if len(has[k]) == len(runs)]
+    scores = compare_scores([i for _, _, i in runs.values()])
+    has = {k: [n for n, (_, h, i) in runs.items() if _score(h, i, k) is not None] for k in (*scores, metric)}
+    common = [k for k in scores if len(has[k]) == len(runs)]
     partial = {k: v for k, v in has.items() if 0 < len(v) < len(runs)}
     doc = Document(f"Comparison of {len(runs)} runs")
     header = ["run", "task", "params", "epochs", "fit s", *common]
@@ -110,7 +114,7 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         doc.para("Not common to all runs: " + "; ".join(notes) + ".")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    panels = _panels([h for _, h, _ in runs.values()])
+    panels = _panels([h for _, h, _ in runs.values()], [i for _, _, i in runs.values()])
     if panels:
         with atomic_write(out / "compare_curves.png", "wb") as f:
             f.write(overlay_png({n: h for n, (_, h, _) in runs.items()}, panels))
@@ -126,17 +130,19 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
     return doc.write(out, "compare")
 
 
-def _panels(histories: list[History]) -> list[tuple[str, str, str | None]]:
-    def everywhere(key: str) -> bool:
-        return all(key in h.series for h in histories)
+def _panels(histories: list[History], infos: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """``(title, validation key, training key or None)`` for the curve panels of the runs' task
+    specs whose validation key every run has."""
+    def everywhere(key: str | None) -> bool:
+        return key is not None and all(key in h.series for h in histories)
 
     panels: list[tuple[str, str, str | None]] = []
-    if everywhere("val/loss"):
-        panels.append(("loss", "val/loss", "train/loss_epoch" if everywhere("train/loss_epoch") else None))
-    if everywhere("val/acc"):
-        panels.append(("accuracy", "val/acc", "train/acc" if everywhere("train/acc") else None))
-    if everywhere("val/map_at_r"):
-        panels.append(("MAP@R (validation)", "val/map_at_r", None))
+    for info in infos:
+        for title, keys in spec_of(info).curves:
+            val = next((k for k in keys if k.startswith("val/")), None)
+            train = next((k for k in keys if k.startswith("train/")), None)
+            if everywhere(val) and all(p[1] != val for p in panels):
+                panels.append((title, val, train if everywhere(train) else None))
     return panels
 
 

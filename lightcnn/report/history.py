@@ -1,13 +1,15 @@
-"""A run folder's ``metrics.csv`` as per-epoch series, plus the last test values.
+"""A run's history as per-epoch series plus the last test values.
 
-Lightning's CSV logger writes one row per logging call, so an epoch's values are spread over
-several rows (train epoch end, validation end), and a resumed run appends rows for epochs it
-repeats. ``History`` keeps, per key and epoch, the last value written.
+Read from lightcnn's own ``history.json`` (written by ``RunRecord`` whatever the loggers), or,
+for run folders from before it existed, from the CSV logger's ``metrics.csv``: that writes one
+row per logging call, so an epoch's values are spread over several rows and a resumed run
+appends rows for epochs it repeats; ``History`` keeps, per key and epoch, the last value written.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,29 @@ class History:
         """Epochs where every key has a value, and the values of each key on those epochs."""
         common = sorted(set.intersection(*(set(self.series.get(k, {})) for k in keys))) if keys else []
         return common, [[self.series[k][e] for e in common] for k in keys]
+
+
+def read_run_history(run: str | Path) -> History:
+    """The history of a run folder: ``history.json``, else ``metrics.csv``.
+
+    Raises:
+        LightCNNError: neither file is there, or the one found cannot be read (named).
+    """
+    run = Path(run)
+    path = run / "history.json"
+    if not path.is_file():
+        if (run / "metrics.csv").is_file():
+            return read_history(run / "metrics.csv")
+        raise LightCNNError(f"{run} has no history.json: the run was stopped before its first epoch ended, or this is not a run folder")
+    try:
+        saved = json.loads(path.read_text())
+        history = History(test={k: float(v) for k, v in saved.get("test", {}).items()})
+        for epoch, values in saved.get("epochs", {}).items():
+            for key, value in values.items():
+                history.series.setdefault(key, {})[int(epoch)] = float(value)
+    except (ValueError, AttributeError, TypeError) as err:
+        raise LightCNNError(f"{path} is not a lightcnn history file ({type(err).__name__}: {err})") from err
+    return history
 
 
 def read_history(path: str | Path) -> History:

@@ -1,35 +1,48 @@
-"""What every task shares: the backbone, the data facts linked from the DataModule, the
-optimizer and LR schedule, parameter count and wall time."""
+"""What every task shares: the backbone, the data facts (``DataInfo``) and normalisation, the
+optimizer and LR schedule, the training loss, parameter count and wall time, and the callbacks
+that write a run folder."""
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
+from torchmetrics.aggregation import MeanMetric
 
+from lightcnn.callbacks.run_record import RunRecord
 from lightcnn.callbacks.run_report import RunReport
+from lightcnn.data.info import DataInfo, data_info_of
 from lightcnn.errors import LightCNNError
-from lightcnn.models import build_backbone, check_backbone, count_parameters
+from lightcnn.lightning_overrides import trainer_of
+from lightcnn.models import build_backbone, count_parameters
+from lightcnn.report.spec import GENERIC, ReportSpec
+from lightcnn.run import run_dir
+from lightcnn.tasks.normalize import Normalize
+from lightcnn.tasks.optim import Optimizer, Scheduler, optimizer_and_schedule
+from lightcnn.outputs import EvalOutputs
 
-Optimizer = Literal["sgd", "adam", "adamw"]
-Scheduler = Literal["none", "onecycle", "cosine", "step"]
 
 
 class BaseTask(LightningModule):
     """A backbone from the registry (or a module), trained with one optimizer and schedule.
 
     Args:
-        backbone: a registered name (``mnist_cnn``, ``timm/resnet18``, a plugin's name) or an
-            ``nn.Module`` given as ``{class_path: ..., init_args: ...}``.
+        backbone: a registered name (``mnist_cnn``, ``timm/resnet18``, a plugin's name), a
+            ``{class_path: ..., init_args: ...}`` mapping (built by the task, which gives it the
+            data's ``in_channels`` / ``image_size`` exactly as for a name), or an ``nn.Module``.
         backbone_args: options for a named backbone (``{batchnorm: true, width: 2}``).
-        num_classes, class_names, in_channels, image_size: linked from the DataModule by the CLI.
+        data: the data facts (``lightcnn.data.DataInfo``, or its ``to_dict()`` form): classes,
+            channels, image size, held-out classes, normalisation. The CLI links the
+            DataModule's ``data_info`` here; in Python pass ``data=dm.data_info``.
         optimizer: ``sgd`` (with ``momentum``), ``adam`` or ``adamw``.
         lr: learning rate (the peak rate for ``onecycle``).
         weight_decay: L2 penalty (decoupled for ``adamw``).
@@ -39,20 +52,26 @@ class BaseTask(LightningModule):
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
         channels_last: run the model in channels-last memory format (faster convs on CPU).
 
+    Inputs are images in [0, 1]; the task normalises them with its own ``normalize`` module,
+    whose statistics come from ``data`` or, when unknown there, from the DataModule after its
+    ``setup``, and are saved in checkpoints.
+
+    Declared for callbacks and reports: ``outputs[stage]`` (an ``EvalOutputs`` after each
+    validation/test epoch), ``monitor``/``monitor_mode`` (what picks the best checkpoint) and
+    ``report_spec`` (the task's report sections and compare scores).
+
     Raises:
-        LightCNNError: bad option values, or a backbone that breaks the backbone contract.
+        LightCNNError: no data facts, bad option values, or a backbone that breaks the contract.
     """
 
     monitor, monitor_mode = "val/loss", "min"  # what the best checkpoint optimises; tasks override
+    report_spec: ReportSpec = GENERIC
 
     def __init__(
         self,
-        backbone: str | nn.Module = "mnist_cnn",
+        backbone: str | dict[str, Any] | nn.Module = "mnist_cnn",
         backbone_args: dict[str, Any] | None = None,
-        num_classes: int = 10,
-        class_names: list[str] | None = None,
-        in_channels: int = 1,
-        image_size: int = 28,
+        data: DataInfo | dict[str, Any] | None = None,
         optimizer: Optimizer = "adamw",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -65,71 +84,77 @@ class BaseTask(LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        _check_positive(lr=lr, step_size=step_size, num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+        if data is None:
+            raise LightCNNError(
+                f"{type(self).__name__} needs the data facts: pass data=<your DataModule>.data_info "
+                f"(lightcnn.data.DataInfo: num_classes, in_channels, image_size, ...); the CLI links it from data"
+            )
+        info = DataInfo.coerce(data, f"{type(self).__name__}.data")
+        _check_positive(lr=lr, step_size=step_size)
         if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0:
             raise LightCNNError(
                 f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1; "
                 f"got warmup_pct={warmup_pct}, weight_decay={weight_decay}, momentum={momentum}"
             )
-        if class_names is not None and len(class_names) != num_classes:
-            raise LightCNNError(f"model: {len(class_names)} class_names for num_classes={num_classes}")
+        data = info.to_dict()  # plain lists and numbers in the hyperparameters: loadable with weights_only
+        # A name or a class_path mapping is plain data, rebuilt on load; a module built in Python is not saved.
         self.save_hyperparameters(ignore=["backbone"] if isinstance(backbone, nn.Module) else [])
-        self.num_classes, self.in_channels, self.image_size = num_classes, in_channels, image_size
-        self.class_names = list(class_names or [str(i) for i in range(num_classes)])
-        if isinstance(backbone, str):
-            self.backbone = build_backbone(backbone, in_channels, image_size, backbone_args)
-        else:
-            if backbone_args:
-                raise LightCNNError(
-                    f"model.backbone_args {backbone_args} only applies to a backbone given by name, but model.backbone "
-                    f"is a {type(backbone).__name__} module; pass --model.backbone_args null (or remove it from the "
-                    f"config) and put its options in the backbone's init_args"
-                )
-            self.backbone = check_backbone(backbone, in_channels, image_size)
+        self.data_info = info
+        self.backbone = build_backbone(backbone, info.in_channels, info.image_size, backbone_args)
+        self.normalize = Normalize(info.in_channels, info.mean, info.std)
+        self.train_loss = MeanMetric(nan_strategy="disable")  # NaN is caught by the non-finite check
+        self.outputs: dict[str, EvalOutputs] = {}
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
         self._nonfinite: torch.Tensor | None = None  # any non-finite training loss since the last check
-        self._loss_sum: torch.Tensor | None = None  # this epoch's training losses, summed on the device
-        self._loss_steps = 0
+
+    # --- the data facts -----------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return self.data_info.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.data_info.class_names)
+
+    @property
+    def in_channels(self) -> int:
+        return self.data_info.in_channels
+
+    @property
+    def image_size(self) -> int:
+        return self.data_info.image_size
+
+    def _adopt_normalization(self, stage: str) -> None:
+        """Take the DataModule's normalisation after its ``setup`` when this model has none yet
+        (or a fit starts: the training data's statistics are the model's). A checkpoint loaded
+        after this replaces them with its own."""
+        dm = self.trainer.datamodule if trainer_of(self) is not None else None
+        if dm is None or (self.normalize.known and stage != "fit"):
+            return
+        stats = data_info_of(dm).normalization
+        if stats is not None:
+            self.normalize.set(*stats)
+            self.data_info = self.data_info.with_normalization(*stats)
+            self.hparams["data"] = self.data_info.to_dict()
 
     def setup(self, stage: str) -> None:
+        self._adopt_normalization(stage)
         # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
         # buckets then no longer match the parameters' strides.
         if self.hparams.get("channels_last"):
             self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Backbone features ``(B, num_features)`` of normalised images ``(B, C, H, W)``."""
+        """Backbone features ``(B, num_features)`` of images ``(B, C, H, W)`` in [0, 1]."""
+        x = self.normalize(x)
         # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.backbone(x)
 
     def configure_optimizers(self) -> Any:
-        hp = self.hparams
-        params = [p for p in self.parameters() if p.requires_grad]
-        if hp.optimizer == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(
-                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, nesterov=bool(hp.get("nesterov"))
-            )
-        elif hp.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.scheduler == "none":
-            return opt
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        if hp.scheduler == "onecycle":
-            # OneCycleLR divides by (phase length - 1): give very short runs (smoke tests, tiny
-            # subsets) a schedule long enough for both phases; they stop before its end.
-            steps = max(steps, math.floor(1 / hp.warmup_pct) + 1)  # warm-up must span > 1 step
-            sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=steps, pct_start=hp.warmup_pct)
-        elif hp.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        else:
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return optimizer_and_schedule(self)
 
     def on_train_start(self) -> None:
         sched = self.lr_schedulers()
@@ -143,15 +168,14 @@ class BaseTask(LightningModule):
 
     def log_train_loss(self, loss: torch.Tensor) -> None:
         """Log ``train/loss_step`` on the steps the logger writes (and the progress bar shows),
-        and ``train/loss_epoch`` (the mean over the epoch, across ranks) at the epoch end.
+        and ``train/loss_epoch`` (torchmetrics' mean over the epoch, across ranks) at the epoch end.
 
         ``self.log(on_step=True, on_epoch=True)`` on every step costs about a millisecond of
-        Python per call, 5-10 % of a small CNN's step on a CPU; summing on the device is free.
+        Python per call, 5-10 % of a small CNN's step on a CPU; a ``MeanMetric`` update is cheap.
         """
         detached = loss.detach()
-        self._loss_sum = detached.clone() if self._loss_sum is None else self._loss_sum.add_(detached)
-        self._loss_steps += 1
-        if self._trainer is None:
+        self.train_loss.update(detached)
+        if trainer_of(self) is None:
             return  # called outside a Trainer (a unit test): nothing to log to
         every = math.gcd(max(1, self.trainer.log_every_n_steps), 10)  # every 10th step, on the logger's steps
         if (self.global_step + 1) % every == 0:
@@ -202,10 +226,13 @@ class BaseTask(LightningModule):
         self.log_dict(scalars, sync_dist=True)
 
     @staticmethod
-    def unpack_predict_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(x, y, index)`` of a predict batch; ``index`` counts from 0 when the loader gave none."""
-        x, y, *index = batch
-        return x, y, index[0] if index else torch.arange(len(y), device=y.device)
+    def unpack_predict_batch(batch: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+        """``(x, y, index, inputs)`` of a predict batch ``(x, y[, index[, inputs]])``: ``index``
+        counts from 0 and ``inputs`` are the indices as text when the loader gave none."""
+        x, y, *rest = batch
+        index = rest[0] if rest else torch.arange(len(y), device=y.device)
+        inputs = list(rest[1]) if len(rest) > 1 else [str(i) for i in index.tolist()]
+        return x, y, index, inputs
 
     @property
     def num_parameters(self) -> int:
@@ -215,9 +242,9 @@ class BaseTask(LightningModule):
         self._epoch_start = time.perf_counter()
 
     def on_train_epoch_end(self) -> None:
-        if self._loss_steps:
-            self.log("train/loss_epoch", self._loss_sum / self._loss_steps, sync_dist=True)
-            self._loss_sum, self._loss_steps = None, 0
+        if self.train_loss.update_count:
+            self.log("train/loss_epoch", self.train_loss.compute())  # reduced across ranks by torchmetrics
+            self.train_loss.reset()
         if self._epoch_start is not None:
             seconds = time.perf_counter() - self._epoch_start
             self._fit_seconds += seconds
@@ -226,28 +253,54 @@ class BaseTask(LightningModule):
         self.log("model/params", float(self.num_parameters))
 
     def configure_callbacks(self) -> list[Callback]:
-        """``best.ckpt`` (by ``self.monitor``) and ``last.ckpt`` (every epoch); the task's own
-        reporting callbacks; and the run report, last so that it sees their files."""
+        """``best.ckpt`` (by ``self.monitor``) and ``last.ckpt`` (every epoch) in the run folder's
+        ``checkpoints/``; the run record; the task's own reporting callbacks; and the run report,
+        last so that it sees their files. The run folder is ``trainer.default_root_dir`` (the
+        CLI and ``lightcnn.Experiment`` point it at ``runs/<name>/version_N``), whatever the loggers."""
+        folder = str(run_dir(self.trainer) / "checkpoints")
         best = ModelCheckpoint(
-            monitor=self.monitor, mode=self.monitor_mode, filename="best", auto_insert_metric_name=False,
+            dirpath=folder, monitor=self.monitor, mode=self.monitor_mode, filename="best", auto_insert_metric_name=False,
             enable_version_counter=False,
         )
         # A second checkpoint callback for last.ckpt: Lightning 2.6's save_last=True only writes
         # last.ckpt when the top-k one was saved too, which would make "last" the best epoch.
-        last = ModelCheckpoint(monitor=None, save_top_k=1, filename="last", enable_version_counter=False)
-        return [best, last, *self.report_callbacks(), RunReport()]
+        last = ModelCheckpoint(dirpath=folder, monitor=None, save_top_k=1, filename="last", enable_version_counter=False)
+        return [best, last, RunRecord(), *self.report_callbacks(), RunReport()]
 
     def report_callbacks(self) -> list[Callback]:
         """Callbacks writing task-specific files into the run folder (before the report is built)."""
         return []
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+        if trainer_of(self) is not None and self.trainer.state.fn == TrainerFn.FITTING:
             self._stop_if_nonfinite(check_parameters=True)  # never write a checkpoint of a diverged model over a good one
         checkpoint["lightcnn_fit_seconds"] = self._fit_seconds
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._fit_seconds = float(checkpoint.get("lightcnn_fit_seconds", 0.0))
+        state = checkpoint.get("state_dict", {})
+        if "normalize.mean" not in state:  # a checkpoint from before normalisation moved into the model
+            stats = legacy_normalization(checkpoint) or self.normalize.values()
+            if stats is None:
+                raise LightCNNError(
+                    "the checkpoint holds no normalisation statistics (it predates lightcnn keeping them in the "
+                    "model) and the data gives none: set data.init_args.mean and std to the training values"
+                )
+            state["normalize.mean"] = torch.tensor(stats[0], dtype=torch.float32).view(1, -1, 1, 1)
+            state["normalize.std"] = torch.tensor(stats[1], dtype=torch.float32).view(1, -1, 1, 1)
+            if rank_zero_only.rank == 0:
+                print("lightcnn: note: this checkpoint predates saved normalisation; using the statistics its DataModule saved"
+                      if legacy_normalization(checkpoint) else "lightcnn: note: this checkpoint has no saved normalisation; using the data's",
+                      file=sys.stderr)
+
+
+def legacy_normalization(checkpoint: dict[str, Any]) -> tuple[list[float], list[float]] | None:
+    """The ``(mean, std)`` a DataModule saved in a checkpoint written before the model kept its
+    own normalisation (its ``state_dict`` under the DataModule's class name), or None."""
+    for value in checkpoint.values():
+        if isinstance(value, dict) and isinstance(value.get("mean"), list) and isinstance(value.get("std"), list):
+            return value["mean"], value["std"]
+    return None
 
 
 def _check_positive(**values: float) -> None:

@@ -12,9 +12,13 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightcnn.callbacks.class_report import ClassReport
 from lightcnn.callbacks.prediction_csv import PredictionCSV
 from lightcnn.errors import LightCNNError
+from lightcnn.lightning_overrides import trainer_of
 from lightcnn.metrics import classification_metrics, split_results
 from lightcnn.registry import TASKS
+from lightcnn.report.sections import classification_sections
+from lightcnn.report.spec import ReportSpec
 from lightcnn.tasks.base import BaseTask
+from lightcnn.outputs import ClassificationOutputs, Misclassified
 
 
 @TASKS.register()
@@ -32,10 +36,19 @@ class ClassificationTask(BaseTask):
     ``ClassReport`` writes the per-class table, confusion matrix and misclassified images into the
     run folder (the last validation epoch's when a fit ends, the test split's after ``test``);
     ``PredictionCSV`` writes ``predict``'s rows. The best checkpoint is the one with the highest
-    ``val/acc``; ``last.ckpt`` is the latest epoch.
+    ``val/acc``; ``last.ckpt`` is the latest epoch. ``outputs[stage]`` is a
+    ``ClassificationOutputs`` after each validation and test epoch.
     """
 
     monitor, monitor_mode = "val/acc", "max"
+    report_spec = ReportSpec(
+        curves=(("loss", ("train/loss_epoch", "val/loss")), ("accuracy", ("train/acc", "val/acc"))),
+        overfit=("val/loss", "min"),
+        gap=("train/acc", "val/acc"),
+        epoch_table=("train/loss_epoch", "val/loss", "train/acc", "val/acc", "time/epoch_s"),
+        scores=("train/acc", "val/acc", "test/acc", "test/loss", "test/f1"),
+        sections=(classification_sections,),
+    )
 
     def __init__(self, label_smoothing: float = 0.0, tta_flip: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -47,13 +60,11 @@ class ClassificationTask(BaseTask):
         self.train_acc = MulticlassAccuracy(self.num_classes, average="micro")
         self.val_metrics = classification_metrics(self.num_classes)
         self.test_metrics = classification_metrics(self.num_classes)
-        self.results: dict[str, dict[str, torch.Tensor]] = {}  # last computed metrics per stage
-        # A few misclassified evaluation images per stage for the report: (x, true label, probabilities).
-        self.misclassified: dict[str, list[tuple[torch.Tensor, int, torch.Tensor]]] = {}
+        self._misclassified: dict[str, list[Misclassified]] = {}  # this epoch's, for outputs[stage]
         self.max_misclassified = 24
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, num_classes)`` of normalised images ``(B, C, H, W)``."""
+        """Logits ``(B, num_classes)`` of images ``(B, C, H, W)`` in [0, 1]."""
         return self.head(self.features(x))
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,13 +86,13 @@ class ClassificationTask(BaseTask):
         return loss
 
     def _keep_misclassified(self, stage: str, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
-        kept = self.misclassified.setdefault(stage, [])
+        kept = self._misclassified.setdefault(stage, [])
         if len(kept) >= self.max_misclassified:
             return  # evaluation only, and only until the grid is full: no per-step sync in training
         wrong = (logits.argmax(dim=1) != y).nonzero().flatten()[: self.max_misclassified - len(kept)]
         if len(wrong):
             probs = logits[wrong].detach().float().softmax(dim=1).cpu()
-            kept += [(xi, int(yi), pi) for xi, yi, pi in zip(x[wrong].detach().cpu(), y[wrong].cpu(), probs)]
+            kept += [Misclassified(xi, int(yi), pi) for xi, yi, pi in zip(x[wrong].detach().cpu(), y[wrong].cpu(), probs)]
 
     def on_train_epoch_end(self) -> None:
         self.log("train/acc", self.train_acc.compute())  # torchmetrics has reduced across ranks
@@ -89,10 +100,10 @@ class ClassificationTask(BaseTask):
         super().on_train_epoch_end()
 
     def on_validation_epoch_start(self) -> None:
-        self.misclassified["val"] = []
+        self._misclassified["val"] = []
 
     def on_test_epoch_start(self) -> None:
-        self.misclassified["test"] = []
+        self._misclassified["test"] = []
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train")
@@ -103,21 +114,22 @@ class ClassificationTask(BaseTask):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "test")
 
-    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict[str, torch.Tensor]:
-        """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown) and the inputs' ``index``."""
-        x, y, index = self.unpack_predict_batch(batch)
-        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index}
+    def predict_step(self, batch: tuple, batch_idx: int) -> dict[str, Any]:
+        """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown), the inputs' ``index``
+        and ``input`` (file names, or positions in the split)."""
+        x, y, index, inputs = self.unpack_predict_batch(batch)
+        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index, "input": inputs}
 
     def _epoch_end(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
         results = {k: v.detach().cpu() for k, v in metrics.compute().items()}
         metrics.reset()
-        self.results[stage] = results
+        self.outputs[stage] = ClassificationOutputs(stage, self.class_names, results, self._misclassified.get(stage, []))
         self.log_epoch_scalars(stage, "acc", split_results(results, stage, self.class_names))
 
     def report_callbacks(self) -> list[Callback]:
         callbacks: list[Callback] = [ClassReport()]
-        trainer_callbacks = self.trainer.callbacks if self._trainer is not None else []
+        trainer_callbacks = self.trainer.callbacks if trainer_of(self) is not None else []
         if not any(isinstance(c, PredictionCSV) for c in trainer_callbacks):
             callbacks.append(PredictionCSV())  # unless the config brings its own (say, with another top_k)
         return callbacks

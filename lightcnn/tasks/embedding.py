@@ -9,9 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from torchmetrics.aggregation import CatMetric
+
 from lightcnn.errors import LightCNNError
 from lightcnn.metrics import retrieval_by_group
+from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.registry import TASKS
+from lightcnn.report.sections import embedding_sections
+from lightcnn.report.spec import ReportSpec
 from lightcnn.tasks.base import BaseTask
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -38,10 +43,19 @@ class EmbeddingTask(BaseTask):
     MAP@R (``map_at_r``), NMI and AMI. Each group is evaluated leave-one-out within the split's own
     images of that group. ``{stage}/map_at_r`` is the held-out MAP@R when classes are held out
     (else all); the best checkpoint maximises ``val/map_at_r``. Train batches should be per-class
-    (``data.m_per_class``): the loss needs positive pairs.
+    (``data.m_per_class``): the loss needs positive pairs. ``outputs[stage]`` is an
+    ``EmbeddingOutputs`` (all ranks' embeddings, gathered by torchmetrics) after each evaluation.
     """
 
     monitor, monitor_mode = "val/map_at_r", "max"
+    report_spec = ReportSpec(
+        curves=(("loss", ("train/loss_epoch",)), ("MAP@R", ("val/seen/map_at_r", "val/heldout/map_at_r", "val/all/map_at_r"))),
+        overfit=("val/map_at_r", "max"),
+        gap=None,
+        epoch_table=("train/loss_epoch", "val/map_at_r", "time/epoch_s"),
+        scores=("val/map_at_r", "test/map_at_r", "test/seen/map_at_r", "test/heldout/p_at_1", "test/all/map_at_r"),
+        sections=(embedding_sections,),
+    )
 
     def __init__(
         self,
@@ -66,13 +80,15 @@ class EmbeddingTask(BaseTask):
         self.loss_fn = losses.MultiSimilarityLoss(alpha=alpha, beta=beta, base=base)
         self.miner = miners.MultiSimilarityMiner(epsilon=miner_epsilon) if miner else None
         # The untrained net, kept out of the module tree so it is not trained, saved or moved.
-        self._untrained = [copy.deepcopy(nn.ModuleDict({"backbone": self.backbone, "head": self.head})).eval()] if baselines else []
-        self._collected: dict[str, dict[str, list[torch.Tensor]]] = {}
-        self.eval_embeddings: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.results: dict[str, dict[str, dict[str, float]]] = {}
+        self._untrained = [copy.deepcopy(nn.ModuleDict({"normalize": self.normalize, "backbone": self.backbone, "head": self.head})).eval()] if baselines else []
+        # Evaluation embeddings per stage, gathered across ranks by torchmetrics (dist_reduce_fx="cat").
+        sources = ("emb", "y", "untrained", "pixels") if baselines else ("emb", "y")
+        self.collected = nn.ModuleDict({
+            stage: nn.ModuleDict({k: CatMetric(nan_strategy="disable") for k in sources}) for stage in ("val", "test")
+        })
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Unit-length embeddings ``(B, embedding_dim)`` of normalised images ``(B, C, H, W)``."""
+        """Unit-length embeddings ``(B, embedding_dim)`` of images ``(B, C, H, W)`` in [0, 1]."""
         return F.normalize(self.head(self.features(x)), dim=1)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -85,14 +101,15 @@ class EmbeddingTask(BaseTask):
 
     def _collect(self, stage: str, batch: Batch) -> None:
         x, y = batch
-        store = self._collected.setdefault(stage, {"emb": [], "y": [], "pixels": [], "untrained": []})
-        store["emb"].append(self(x))
-        store["y"].append(y)
+        store = self.collected[stage]
+        store["emb"].update(self(x))
+        store["y"].update(y)
         if stage == "test" and self._untrained:
             net = self._untrained[0].to(x.device)
+            net["normalize"].set(*self.normalize.values())  # the same input statistics as the trained net
             with torch.no_grad():
-                store["untrained"].append(F.normalize(net["head"](net["backbone"](x)), dim=1))
-            store["pixels"].append(F.normalize(x.flatten(1), dim=1))
+                store["untrained"].update(F.normalize(net["head"](net["backbone"](net["normalize"](x))), dim=1))
+            store["pixels"].update(F.normalize(self.normalize(x).flatten(1), dim=1))
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._collect("val", batch)
@@ -100,39 +117,28 @@ class EmbeddingTask(BaseTask):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._collect("test", batch)
 
-    def predict_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        x, y, index = self.unpack_predict_batch(batch)
-        return {"embedding": self(x), "target": y, "index": index}
-
-    def _gather(self, parts: list[torch.Tensor]) -> torch.Tensor:
-        """All ranks' rows, in rank order. Shards may differ in length by a few rows (the
-        evaluation sampler does not pad with duplicates), and all_gather needs equal shapes: pad,
-        gather, trim."""
-        local = torch.cat(parts)
-        if self.trainer.world_size == 1:
-            return local
-        sizes = self.all_gather(torch.tensor([len(local)], device=local.device)).flatten().tolist()
-        pad = max(sizes) - len(local)
-        if pad:
-            local = torch.cat([local, local.new_zeros((pad, *local.shape[1:]))])
-        gathered = self.all_gather(local)
-        return torch.cat([gathered[r, :n] for r, n in enumerate(sizes)])
+    def predict_step(self, batch: tuple, batch_idx: int) -> dict[str, Any]:
+        x, y, index, inputs = self.unpack_predict_batch(batch)
+        return {"embedding": self(x), "target": y, "index": index, "input": inputs}
 
     def _epoch_end(self, stage: str) -> None:
-        store = self._collected.pop(stage, None)
-        if not store or not store["emb"]:
+        store = self.collected[stage]
+        if not store["emb"].update_count:
             return
-        heldout = list(getattr(self.trainer.datamodule, "heldout_class_ids", []) or [])
-        y = self._gather(store["y"])
-        emb = self._gather(store["emb"])
-        self.eval_embeddings[stage] = (emb.detach().cpu(), y.detach().cpu())
+        gathered = {k: m.compute() for k, m in store.items() if m.update_count}  # every rank's rows, by torchmetrics
+        for m in store.values():
+            m.reset()
+        heldout = list(self.data_info.heldout_class_ids)
+        emb, y = gathered["emb"].detach().cpu(), gathered["y"].detach().cpu().long()
         sources = {"": emb}
-        if store["untrained"]:
-            sources |= {"baseline_untrained/": self._gather(store["untrained"]), "baseline_pixels/": self._gather(store["pixels"])}
+        if "untrained" in gathered:
+            sources |= {"baseline_untrained/": gathered["untrained"].cpu(), "baseline_pixels/": gathered["pixels"].cpu()}
         scalars: dict[str, float] = {}
+        retrieval: dict[str, dict[str, dict[str, float]]] = {}
         for prefix, e in sources.items():
-            groups = retrieval_by_group(e.detach().cpu(), y.cpu(), heldout)
-            self.results[f"{stage}/{prefix}".rstrip("/")] = groups
+            groups = retrieval_by_group(e.detach().float(), y, heldout)
+            retrieval[prefix.rstrip("/")] = groups
             scalars |= {f"{stage}/{prefix}{g}/{k}": v for g, res in groups.items() for k, v in res.items()}
         scalars[f"{stage}/map_at_r"] = scalars[f"{stage}/{'heldout' if heldout else 'all'}/map_at_r"]
+        self.outputs[stage] = EmbeddingOutputs(stage, self.class_names, emb, y, heldout, retrieval)
         self.log_epoch_scalars(stage, "map_at_r", scalars)  # every rank computed them from the gathered embeddings

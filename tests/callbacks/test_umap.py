@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.callbacks.umap import UMAPCallback, subsample
 from lightcnn.errors import LightCNNError
 
@@ -20,9 +21,8 @@ def test_umap_callback_on_40_points_writes_png_csv(tmp_path):
     centres = torch.randn(4, 16) * 5
     labels = torch.arange(4).repeat_interleave(10)
     emb = centres[labels] + torch.randn(40, 16)
-    trainer = SimpleNamespace(is_global_zero=True, log_dir=str(tmp_path), loggers=[], global_step=7,
-                              datamodule=SimpleNamespace(heldout_class_ids=[2, 3]))
-    task = SimpleNamespace(eval_embeddings={"test": (emb, labels)}, class_names=["a", "b", "c", "d"])
+    trainer = SimpleNamespace(is_global_zero=True, default_root_dir=str(tmp_path), loggers=[], global_step=7)
+    task = SimpleNamespace(outputs={"test": EmbeddingOutputs("test", ["a", "b", "c", "d"], emb, labels, [2, 3])})
     cb = UMAPCallback(max_per_class=8, n_neighbors=5)
     png = cb.project(trainer, task, "test", "test")
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -13,9 +13,8 @@ import pytest
 from PIL import Image
 
 from lightcnn.cli import main
-from lightcnn.io import read_idx
-from tests.conftest import write_idx, write_mnist_layout
-from tests.test_cli import tiny_fit_args
+from lightcnn.data.idx import read_idx
+from tests.conftest import write_idx, write_mnist_layout, tiny_fit_args
 
 AUGMENT = ["--data.init_args.augment", "[{name: rotation, degrees: 10}]"]
 
@@ -100,7 +99,7 @@ def test_report_command_rebuilds_it(trained, capsys):
 def test_report_of_a_folder_without_metrics_says_what_is_missing(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "metrics.csv does not exist" in err and "no metrics" in err
+    assert f"{tmp_path} has no history.json" in err and "stopped before its first epoch" in err
     assert not (tmp_path / "report.md").exists()
 
 

@@ -9,13 +9,17 @@ import torch
 from lightning.pytorch import Callback
 
 from lightcnn.cli import main
+from tests.conftest import tiny_fit_args
+from lightcnn.data import DataInfo
 from lightcnn.tasks import ClassificationTask
-from tests.test_cli import tiny_fit_args
+
+
+MNIST_INFO = DataInfo(num_classes=10, in_channels=1, image_size=28, mean=(0.0,), std=(1.0,))
 
 
 def test_tta_flip_averages_the_image_and_its_mirror():
     torch.manual_seed(0)
-    task = ClassificationTask(backbone="mnist_cnn", tta_flip=True).eval()
+    task = ClassificationTask(backbone="mnist_cnn", tta_flip=True, data=MNIST_INFO).eval()
     x = torch.randn(4, 1, 28, 28)
     with torch.no_grad():
         expected = (task(x) + task(x.flip(3))) / 2
@@ -29,7 +33,7 @@ def test_tta_flip_averages_the_image_and_its_mirror():
 
 
 def test_sgd_nesterov_reaches_the_optimizer():
-    task = ClassificationTask(backbone="mnist_cnn", optimizer="sgd", nesterov=True, momentum=0.8, lr=0.05)
+    task = ClassificationTask(backbone="mnist_cnn", optimizer="sgd", nesterov=True, momentum=0.8, lr=0.05, data=MNIST_INFO)
     opt = task.configure_optimizers()
     assert isinstance(opt, torch.optim.SGD)
     assert opt.defaults["nesterov"] is True and opt.defaults["momentum"] == 0.8 and opt.defaults["lr"] == 0.05

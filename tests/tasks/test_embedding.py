@@ -5,7 +5,7 @@ import torch
 from pytorch_metric_learning import losses, miners
 
 from lightcnn.cli import main
-from lightcnn.data.mnist import MNISTDataModule
+from lightcnn.data import DataInfo, MNISTDataModule
 from lightcnn.errors import LightCNNError
 from lightcnn.tasks import EmbeddingTask
 from tests.conftest import REPO, write_mnist_layout
@@ -15,7 +15,7 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 
 def test_forward_is_unit_length_and_loss_is_pml_multisimilarity():
     torch.manual_seed(0)
-    task = EmbeddingTask(backbone="mnist_cnn", embedding_dim=16, num_classes=4, in_channels=1, image_size=28)
+    task = EmbeddingTask(backbone="mnist_cnn", embedding_dim=16, data=DataInfo(num_classes=4, in_channels=1, image_size=28, mean=(0.0,), std=(1.0,)))
     x, y = torch.randn(8, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
     emb = task(x)
     assert emb.shape == (8, 16) and torch.allclose(emb.norm(dim=1), torch.ones(8), atol=1e-5)
@@ -32,7 +32,8 @@ def test_forward_is_unit_length_and_loss_is_pml_multisimilarity():
 def test_heldout_classes_leave_training_and_stay_in_evaluation(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), download=False, train_classes=["0", "1", "2"], classes_per_batch=3, m_per_class=4)
     assert dm.heldout_class_names == [str(i) for i in range(3, 10)] and dm.batch_size == 12
-    dm.setup("test")
+    assert dm.data_info.heldout_class_ids == tuple(range(3, 10))
+    dm.setup()
     assert set(dm.splits["train"][1].tolist()) == {0, 1, 2}
     assert set(dm.splits["val"][1].tolist()) == set(range(10)) and set(dm.splits["test"][1].tolist()) == set(range(10))
     for xb, yb in dm.train_dataloader():

@@ -1,0 +1,42 @@
+"""``ReportSpec``: what a task contributes to its run report and to ``compare``.
+
+Each task class carries one (``Task.report_spec``), so the report code names no task and never
+guesses the kind of run from metric keys: it looks the task up by the name recorded in the run
+folder and asks its spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# (document, run folder, history) -> None: appends the task's own sections.
+Section = Callable[[Any, Path, Any], None]
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """What to show for one kind of run.
+
+    Args:
+        curves: panels of the curves figure, ``(title, (key, ...))``; training keys dashed.
+        overfit: ``(key, "min" | "max")`` the divergence verdict watches on validation, beside
+            ``train/loss_epoch``; None to skip.
+        gap: ``(train key, val key)`` whose last-epoch difference is the train-val gap; or None.
+        epoch_table: per-epoch columns of the report's table.
+        scores: the figures of the summary table and of ``compare`` (``val/*`` keys are the
+            best checkpoint's when they are the monitored metric).
+        sections: functions adding the task's own sections (per-class tables, retrieval, ...).
+    """
+
+    curves: tuple[tuple[str, tuple[str, ...]], ...] = (("loss", ("train/loss_epoch", "val/loss")),)
+    overfit: tuple[str, str] | None = ("val/loss", "min")
+    gap: tuple[str, str] | None = None
+    epoch_table: tuple[str, ...] = ("train/loss_epoch", "val/loss", "time/epoch_s")
+    scores: tuple[str, ...] = ("val/loss", "test/loss")
+    sections: tuple[Section, ...] = field(default=())
+
+
+GENERIC = ReportSpec()

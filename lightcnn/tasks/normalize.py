@@ -1,0 +1,53 @@
+"""Per-channel normalisation as part of the model, so it is saved in checkpoints and exported
+graphs: a task takes images in [0, 1] and normalises them itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from lightcnn.errors import LightCNNError
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel, with ``mean``/``std`` as saved buffers.
+
+    ``known`` says whether the statistics were set (by ``set``, or by loading a state dict that
+    holds them); using the module before that is an error, never a silent identity.
+    """
+
+    def __init__(self, channels: int, mean: Any = None, std: Any = None) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("std", torch.ones(1, channels, 1, 1))
+        self.known = False
+        if mean is not None:
+            self.set(mean, std)
+
+    def set(self, mean: Any, std: Any) -> None:
+        """Set the statistics (one value per channel)."""
+        mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
+        std_t = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
+        if mean_t.shape != self.mean.shape or std_t.shape != self.std.shape:
+            raise LightCNNError(f"normalisation needs {self.mean.shape[1]} values per statistic, got mean={list(mean)}, std={list(std)}")
+        self.mean.copy_(mean_t)
+        self.std.copy_(std_t)
+        self.known = True
+
+    def values(self) -> tuple[list[float], list[float]] | None:
+        """``(mean, std)`` as lists, or None while unknown."""
+        return (self.mean.flatten().tolist(), self.std.flatten().tolist()) if self.known else None
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        self.known = self.known or (f"{prefix}mean" in state_dict and f"{prefix}std" in state_dict)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.known:
+            raise LightCNNError(
+                "the model has no normalisation statistics: fit it first, load a checkpoint, or give the data's "
+                "mean and std (data.init_args.mean / std, or DataInfo(mean=..., std=...); mean 0 and std 1 for none)"
+            )
+        return (x - self.mean) / self.std
