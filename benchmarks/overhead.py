@@ -77,20 +77,18 @@ def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int) -> 
     dm = datamodule_from_config(str(config), ["--data.root", root])
     dm.setup("fit")
     torch.manual_seed(0)
-    model = ClassificationTask(**init, num_classes=dm.num_classes, in_channels=dm.in_channels, image_size=dm.image_size)
+    model = ClassificationTask(**init, data=dm.data_info)  # normalises inside, as in lightcnn
     model = model.to(memory_format=torch.channels_last).train()
     opt = torch.optim.Adam(model.parameters(), lr=init["lr"], weight_decay=init.get("weight_decay", 0.0))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=init["lr"], total_steps=steps)
     x, y = dm.splits["train"]
-    mean = torch.tensor(dm.mean).view(1, -1, 1, 1)
-    std = torch.tensor(dm.std).view(1, -1, 1, 1)
     perm = torch.randperm(len(y))
     smoothing = init.get("label_smoothing", 0.0)
     stamps = []
     for step in range(steps):
         stamps.append(time.perf_counter())
         idx = perm[step * batch : (step + 1) * batch]
-        xb = x[idx].float().div_(255).sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+        xb = x[idx].float().div_(255)  # the task normalises (and goes channels-last) in its forward
         loss = F.cross_entropy(model(xb), y[idx], label_smoothing=smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()

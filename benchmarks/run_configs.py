@@ -13,19 +13,15 @@ runs/bench/<config stem>/version_N. "fit s" is the training wall time summed ove
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from lightcnn.report.history import read_run_history
+
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
-
-
-def last(rows: list[dict[str, str]], key: str) -> float | None:
-    vals = [float(r[key]) for r in rows if r.get(key)]
-    return vals[-1] if vals else None
 
 
 def run(config: Path, root: str, runs: Path) -> dict:
@@ -35,14 +31,13 @@ def run(config: Path, root: str, runs: Path) -> dict:
     command_s = time.perf_counter() - t
     subprocess.run([sys.executable, "-m", "lightcnn", "test", *args, "--ckpt_path", "best"], check=True)
     run_dir = sorted((runs / config.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
-    rows = list(csv.DictReader(open(run_dir / "metrics.csv", newline="")))
-    epochs = len({r["epoch"] for r in rows if r.get("train/loss_epoch")})
+    h = read_run_history(run_dir)  # lightcnn's own record of the run
     return {
-        "config": config.name, "run": str(run_dir), "epochs": epochs,
-        "params": int(last(rows, "model/params") or 0),
-        "train_acc": last(rows, "train/acc"), "best_val_acc": max(float(r["val/acc"]) for r in rows if r.get("val/acc")),
-        "test_acc": last(rows, "test/acc"), "test_f1": last(rows, "test/f1"),
-        "fit_s": last(rows, "time/fit_s"), "command_s": command_s,
+        "config": config.name, "run": str(run_dir), "epochs": len(h.get("train/loss_epoch")[0]),
+        "params": int(h.last("model/params") or 0),
+        "train_acc": h.last("train/acc"), "best_val_acc": max(h.get("val/acc")[1], default=None),
+        "test_acc": h.test.get("test/acc"), "test_f1": h.test.get("test/f1"),
+        "fit_s": h.last("time/fit_s"), "command_s": command_s,
     }
 
 

@@ -15,7 +15,6 @@ command (start-up, data loading, report). The two alternate ``--repeats`` times.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import torch
 import yaml
+
+from lightcnn.report.history import read_run_history
 from torch.nn import functional as F
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,11 +41,10 @@ def plain(root: str) -> tuple[float, float]:
     cfg = yaml.safe_load(CONFIG.read_text())
     init, epochs = dict(cfg["model"]["init_args"]), cfg["trainer"]["max_epochs"]
     dm = datamodule_from_config(str(CONFIG), ["--data.root", root])
-    dm.setup("test")
+    dm.setup()
     torch.manual_seed(cfg["seed_everything"])
-    model = ClassificationTask(**init, num_classes=10).to(memory_format=torch.channels_last).train()
+    model = ClassificationTask(**init, data=dm.data_info).to(memory_format=torch.channels_last).train()  # normalises inside
     x, y = dm.splits["train"]
-    mean, std = torch.tensor(dm.mean).view(1, -1, 1, 1), torch.tensor(dm.std).view(1, -1, 1, 1)
     batch = cfg["data"]["init_args"]["batch_size"]
     steps_per_epoch = len(y) // batch
     opt = torch.optim.AdamW(model.parameters(), lr=init["lr"], weight_decay=init["weight_decay"])
@@ -54,7 +54,7 @@ def plain(root: str) -> tuple[float, float]:
         perm = torch.randperm(len(y))
         for step in range(steps_per_epoch):
             idx = perm[step * batch : (step + 1) * batch]
-            xb = x[idx].float().div_(255).sub_(mean).div_(std).contiguous(memory_format=torch.channels_last)
+            xb = x[idx].float().div_(255)
             loss = F.cross_entropy(model(xb), y[idx], label_smoothing=init["label_smoothing"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -65,7 +65,7 @@ def plain(root: str) -> tuple[float, float]:
     xt, yt = dm.splits["test"]
     with torch.no_grad():
         correct = sum(
-            int((model(xt[i : i + 1000].float().div(255).sub(mean).div(std).contiguous(memory_format=torch.channels_last)).argmax(1)
+            int((model(xt[i : i + 1000].float().div(255)).argmax(1)
                  == yt[i : i + 1000]).sum())
             for i in range(0, len(yt), 1000)
         )
@@ -80,10 +80,8 @@ def lightcnn(root: str, runs: Path) -> tuple[float, float, float]:
     command = time.perf_counter() - start
     subprocess.run([sys.executable, "-m", "lightcnn", "test", *args, "--ckpt_path", "last"], check=True, capture_output=True)
     run = sorted((runs / CONFIG.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
-    rows = list(csv.DictReader(open(run / "metrics.csv", newline="")))
-    fit_s = [float(r["time/fit_s"]) for r in rows if r.get("time/fit_s")][-1]
-    acc = [float(r["test/acc"]) for r in rows if r.get("test/acc")][-1]
-    return fit_s, command, acc
+    history = read_run_history(run)  # lightcnn's own record of the run
+    return history.last("time/fit_s"), command, history.test["test/acc"]
 
 
 def main() -> None:

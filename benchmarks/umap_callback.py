@@ -11,7 +11,6 @@ callback projected (max_per_class x classes).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from types import SimpleNamespace
 import torch
 
 from lightcnn.callbacks.umap import UMAPCallback
+from lightcnn.outputs import EmbeddingOutputs
+from lightcnn.report.history import read_run_history
 
 
 def clustered(n: int, dim: int, classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,9 +32,8 @@ def clustered(n: int, dim: int, classes: int, seed: int = 0) -> tuple[torch.Tens
 
 
 def project_seconds(cb: UMAPCallback, emb: torch.Tensor, labels: torch.Tensor, out: Path, tag: str) -> float:
-    trainer = SimpleNamespace(is_global_zero=True, log_dir=str(out), loggers=[], global_step=0,
-                              datamodule=SimpleNamespace(heldout_class_ids=[5, 6, 7, 8, 9]))
-    task = SimpleNamespace(eval_embeddings={"test": (emb, labels)}, class_names=[str(i) for i in range(10)])
+    trainer = SimpleNamespace(is_global_zero=True, default_root_dir=str(out), loggers=[], global_step=0)
+    task = SimpleNamespace(outputs={"test": EmbeddingOutputs("test", [str(i) for i in range(10)], emb, labels, [5, 6, 7, 8, 9])})
     t = time.perf_counter()
     cb.project(trainer, task, "test", tag)
     return time.perf_counter() - t
@@ -52,8 +52,7 @@ def main() -> None:
     res["warm_s"] = project_seconds(cb, emb, labels, out, "warm")
     res["umap_fit_only_s"] = cb.seconds[-1]
     if a.run is not None:
-        rows = list(csv.DictReader(open(a.run / "metrics.csv", newline="")))
-        fit_s = max(float(r["time/fit_s"]) for r in rows if r.get("time/fit_s"))
+        fit_s = read_run_history(a.run).last("time/fit_s")
         per_class = 300
         n = per_class * 10
         small = UMAPCallback(max_per_class=per_class)

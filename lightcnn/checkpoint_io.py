@@ -17,6 +17,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import SaveConfigCallback
 
 from lightcnn.io import atomic_write
+from lightcnn.run import run_dir
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -37,8 +38,8 @@ class AtomicSaveConfigCallback(SaveConfigCallback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.already_saved:
             return
-        log_dir = trainer.log_dir  # a collective under DDP
-        if trainer.is_global_zero and self.save_to_log_dir and log_dir is not None:
+        log_dir = str(run_dir(trainer))  # the run folder, whatever the loggers
+        if trainer.is_global_zero and self.save_to_log_dir:
             with atomic_write(os.path.join(log_dir, self.config_filename)) as f:
                 f.write(self.parser.dump(self.config, skip_none=False))
             self.save_config(trainer, pl_module, stage)

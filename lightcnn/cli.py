@@ -2,6 +2,7 @@
 
     lightcnn fit --config configs/mnist_classify.yaml [--data.root .data] [--trainer.max_epochs 1]
     lightcnn test --config configs/mnist_classify.yaml --ckpt_path best
+    lightcnn test --ckpt_path runs/mnist_classify/version_0/checkpoints/best.ckpt   # the run's own config
     lightcnn list [backbones|datamodules|tasks|augmentations|callbacks] [PATTERN]
     lightcnn report RUN_DIR; lightcnn compare RUN_DIR...; lightcnn visualize ...; lightcnn coarse ...
 
@@ -12,6 +13,7 @@ configuration errors) print one message and exit with status 2, without a traceb
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -22,32 +24,40 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
+from lightcnn.cli_args import TRAINER_SUBCOMMANDS, backbone_name, into_run_folder, split_config_args, split_model_args, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
+from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError
-from lightcnn.run import RunLogger, check_checkpoint, remove_stale_temporaries, resolve_ckpt_path
+from lightcnn.lightning_overrides import CLIOverrides, RunLogger
+from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_stale_temporaries, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 
-LINKED = ("num_classes", "class_names", "in_channels", "image_size")
-TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+DATA_FACTS = ("num_classes", "class_names", "in_channels", "image_size")  # hyperparameters of checkpoints before DataInfo
+PROGRESS_EVERY = 10  # steps between progress-bar refreshes
 
 
-class LightCNNCLI(LightningCLI):
+class LightCNNCLI(CLIOverrides):
     """LightningCLI with lightcnn's defaults.
 
-    - ``model`` is any ``BaseTask`` subclass, ``data`` any ``LightningDataModule``, each by class
-      name (= registry key) or ``class_path``; the DataModule's ``num_classes``, ``class_names``,
-      ``in_channels`` and ``image_size`` are linked into the task.
-    - Runs go to ``{trainer.default_root_dir}/{name}/version_N`` (default ``runs/<config stem>``)
-      with a ``RunLogger``, unless the config names another logger.
+    - ``model`` is any ``BaseTask`` subclass, ``data`` any ``LightningDataModule`` providing
+      ``data_info`` (``lightcnn.data.DataInfo``), each by class name (= registry key) or
+      ``class_path``; the CLI links ``data.data_info`` into ``model.init_args.data``.
+    - Every run gets one folder, ``{trainer.default_root_dir}/{name}/version_N`` (default
+      ``runs/<config stem>``), whatever the loggers: the Trainer's ``default_root_dir`` is set to
+      it, CSV and TensorBoard loggers write into it, and ``logger: false`` only turns loggers off.
     - ``--ckpt_path last|best`` means the newest run's checkpoint; outputs of a command run from
-      a checkpoint go back into that checkpoint's run folder.
+      a checkpoint go back into that checkpoint's run folder. The checkpoint's task and backbone
+      are used (with a one-line note when the config names others).
     """
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+        self._args = list(sys.argv[1:] if args is None else args)
+        self._run_dir: Path | None = None  # the checkpoint's run folder when resuming / testing a run
+        self.run_folder: Path | None = None
         super().__init__(
             BaseTask,
             LightningDataModule,
@@ -62,7 +72,7 @@ class LightCNNCLI(LightningCLI):
             run=run,
         )
 
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+    def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument(
             "--name", type=str | None, default=None,
             help="Run name: runs go to {trainer.default_root_dir}/{name}/version_N (default: the config file's stem).",
@@ -72,18 +82,10 @@ class LightCNNCLI(LightningCLI):
             help="torch intra-op threads (default: one per core). Set it to the cores left free when "
             "something else keeps cores busy: threads waiting for a busy core slow every step.",
         )
-        for key in LINKED:
-            parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
+        parser.link_arguments("data", "model.init_args.data", compute_fn=data_info_of, apply_on="instantiate")
 
     def _section(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
-
-    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
-        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
-        if "weights_only" in self._subcommand_method_arguments[subcommand]:
-            # A checkpoint is tensors and plain containers: loading one must not run code.
-            parser.set_defaults(weights_only=True)
-        return parser
 
     def _experiment_dir(self) -> Path:
         cfg = self._section()
@@ -93,9 +95,9 @@ class LightCNNCLI(LightningCLI):
             name = Path(str(files[0])).stem if files else "run"
         return Path(cfg["trainer"]["default_root_dir"] or "runs") / name
 
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+    def parse_arguments(self, parser: Any, args: Any) -> None:
         super().parse_arguments(parser, args)
-        self._run_dir: Path | None = None
+        self._run_dir = None
         if self.config.get("subcommand") in TRAINER_SUBCOMMANDS:
             sub = self.config["subcommand"]
             self.subcommand = sub
@@ -109,49 +111,91 @@ class LightCNNCLI(LightningCLI):
             if self._run_dir is not None and sub == "fit":  # resuming: no other fit writes this folder
                 remove_stale_temporaries(self._run_dir)
 
+    def checkpoint_model_args(self) -> list[str] | None:
+        """The checkpoint's task and architecture first, then the config's and command line's
+        model options on top (so ``--model.tta_flip true`` still applies at test)."""
+        sub = self.config.get("subcommand")
+        ckpt = self.config[sub].get("ckpt_path") if sub else None
+        if not ckpt:
+            return None
+        state = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        hparams = dict(state.get("hyper_parameters") or {})
+        class_path = hparams.pop("_class_path", None)
+        if not class_path:
+            return None
+        for key in ("_instantiator", "data", *DATA_FACTS):
+            hparams.pop(key, None)
+        given = self.config[sub]["model"]
+        mine = (str(given.get("class_path", "")).rpartition(".")[2], backbone_name(given.get("init_args", {}).get("backbone")))
+        theirs = (class_path.rpartition(".")[2], backbone_name(hparams.get("backbone", mine[1])))
+        if mine != theirs:
+            print(f"lightcnn: note: {ckpt} holds a {theirs[0]} with backbone {theirs[1]}, the config names a {mine[0]} "
+                  f"with backbone {mine[1]}: using the checkpoint's", file=sys.stderr)
+        first = self._args[: self._args.index(sub) + 1] if sub in self._args else [sub]
+        rest = self._args[len(first):]
+        configs, others = split_config_args(rest)
+        model_args, other_args = split_model_args(others)
+        checkpoint_model = json.dumps({"class_path": class_path, "init_args": hparams}, default=str)
+        return [*first, *configs, "--model", checkpoint_model, *model_args, *other_args]
+
     def before_instantiate_classes(self) -> None:
-        threads = self._section().get("threads")
+        cfg = self._section()
+        threads = cfg.get("threads")
         if threads is not None:
             if threads < 1:
                 raise LightCNNError(f"--threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
+        inherited = os.environ.get(RUN_DIR_ENV)
+        self.run_folder = Path(inherited) if inherited else self._run_dir or next_version(self._experiment_dir())
+        into_run_folder(cfg["trainer"].get("logger"), self.run_folder)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        cfg = self._section()
+        run = self.run_folder
+        kwargs["default_root_dir"] = str(run)  # the run folder: lightcnn's callbacks write here
+        if cfg["trainer"].get("logger") in (None, True):
+            kwargs["logger"] = RunLogger(save_dir=str(run.parent.parent), name=run.parent.name, version=run.name)
+        if not cfg["trainer"].get("plugins"):  # a config naming its own plugins keeps them
+            kwargs["plugins"] = [AtomicCheckpointIO()]
+        self.trainer_defaults.pop("callbacks", None)
+        given = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+        given = given if isinstance(given, list) else [given]
+        if cfg["trainer"].get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
+            # Lightning's default bar refreshes on every step: ~1.5 ms of Python per step here, a few
+            # percent of a small CNN's step. Every 10th step (when the loss is logged) costs ~0.3 ms.
+            self.trainer_defaults["callbacks"] = [TQDMProgressBar(refresh_rate=PROGRESS_EVERY)]
+        self.save_config_kwargs["config_filename"] = "config.yaml" if self.subcommand in ("fit", None) else f"config_{self.subcommand}.yaml"
+        return super().instantiate_trainer(**kwargs)
 
     def _run_subcommand(self, subcommand: str) -> None:
+        # Processes the Trainer launches for DDP inherit the environment: they use this run folder.
+        owner = RUN_DIR_ENV not in os.environ
+        if owner:
+            os.environ[RUN_DIR_ENV] = str(self.run_folder)
         try:
             super()._run_subcommand(subcommand)
-        except BaseException:
-            self._discard_empty_run()
-            raise
+        finally:
+            if owner:
+                os.environ.pop(RUN_DIR_ENV, None)
 
-    def _discard_empty_run(self) -> None:
+    def after_failed_run(self) -> None:
         """A fresh run that failed before it produced anything (a data error in setup, say) leaves
         no run folder behind, so the next attempt is not numbered version_1 beside an empty
         version_0. Folders of resumed runs and anything with results are never touched."""
-        logger = getattr(self.trainer, "logger", None)
-        if self._run_dir is not None or not isinstance(logger, RunLogger) or not self.trainer.is_global_zero:
+        run = self.run_folder
+        if self._run_dir is not None or run is None or not getattr(self.trainer, "is_global_zero", True):
             return
-        run = Path(logger.log_dir)
         if run.is_dir() and not _has_results(run):
             shutil.rmtree(run, ignore_errors=True)
             for parent in (run.parent, run.parent.parent):  # the experiment and root folders, if now empty
                 if parent.is_dir() and not any(parent.iterdir()):
                     parent.rmdir()
 
-    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        cfg = self._section()
-        if cfg["trainer"].get("logger") in (None, True):
-            exp = self._experiment_dir()
-            version = int(self._run_dir.name.split("_")[1]) if self._run_dir is not None else None
-            kwargs["logger"] = RunLogger(save_dir=str(exp.parent), name=exp.name, version=version)
-        if not cfg["trainer"].get("plugins"):  # a config naming its own plugins keeps them
-            kwargs["plugins"] = [AtomicCheckpointIO()]
-        self.save_config_kwargs["config_filename"] = "config.yaml" if self.subcommand == "fit" else f"config_{self.subcommand}.yaml"
-        return super().instantiate_trainer(**kwargs)
-
 
 def _has_results(run: Path) -> bool:
     """Whether a run folder holds anything a failed command must not take away."""
-    return any(run.glob("checkpoints/*.ckpt")) or (run / "metrics.csv").is_file() or any(run.glob("*_per_class.json"))
+    return (any(run.glob("checkpoints/*.ckpt")) or (run / "history.json").is_file() or (run / "metrics.csv").is_file()
+            or any(run.glob("*_per_class.json")))
 
 
 def _quiet() -> None:
@@ -164,6 +208,8 @@ def _quiet() -> None:
     )
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*infer the batch indices fetched from your dataloader.*")
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")  # Lightning's use of jsonargparse, not ours
 
 
@@ -173,8 +219,6 @@ def _import_builtins() -> None:
     import lightcnn.data  # noqa: F401
     import lightcnn.models  # noqa: F401
     import lightcnn.tasks  # noqa: F401
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         discover()
         if argv and argv[0] in COMMANDS:
             return run_command(argv[0], argv[1:])
+        argv = with_run_config(argv)
         LightCNNCLI(args=argv)
     except LightCNNError as err:
         print(f"lightcnn: error: {err}", file=sys.stderr)

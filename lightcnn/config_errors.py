@@ -51,6 +51,11 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         return f"unknown option {m.group(1).strip()}{where}; `lightcnn fit --help` lists the valid ones"
     if section == "config" and (m := re.search(r"File does not exist: '?([^']+)'?", message)):
         return f"config file not found: {m.group(1)}"
+    if class_path and (m := re.search(r"the following arguments are required: ([\w, ]+)", message)):
+        owner = class_path.group(1).rpartition(".")[2]
+        hint = " (any value: lightcnn points CSV and TensorBoard loggers at the run folder)" if section == "trainer.logger" else ""
+        return (f"'{section}': {owner} needs {m.group(1).strip()}{where}; give it in init_args, e.g. "
+                f"{{class_path: {owner}, init_args: {{{m.group(1).split(',')[0].strip()}: ...}}}}{hint}")
     if m := re.search(r"Option '([^']+)' is not accepted", message):
         bad = m.group(1)
         valid = _init_params(class_path.group(1)) if class_path else []

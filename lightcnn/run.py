@@ -7,18 +7,28 @@ folder, so one folder tells the whole story of a run.
 
 from __future__ import annotations
 
-import csv
-import os
 import re
 from pathlib import Path
-
-from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.pytorch.loggers import CSVLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from typing import Any
 
 from lightcnn.errors import LightCNNError
 
 ALIASES = ("last", "best")
+RUN_DIR_ENV = "LIGHTCNN_RUN_DIR"  # the run folder rank 0 chose, inherited by the processes it launches
+
+
+def run_dir(trainer: Any) -> Path:
+    """The run folder of a Trainer: its ``default_root_dir``. The CLI and ``Experiment`` set that
+    to ``runs/<name>/version_N``; every file lightcnn writes for a run goes there, whichever
+    loggers (or none) the Trainer has."""
+    return Path(trainer.default_root_dir)
+
+
+def next_version(experiment: Path) -> Path:
+    """``experiment/version_N`` with N one past the highest existing version (0 for none)."""
+    found = versions(experiment)
+    n = int(found[-1].name.split("_")[1]) + 1 if found else 0
+    return experiment / f"version_{n}"
 
 
 def versions(experiment: Path) -> list[Path]:
@@ -115,29 +125,3 @@ def check_checkpoint(path: str, weights_only: bool | None) -> None:
         raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from err
     if not isinstance(state, dict) or "state_dict" not in state or "pytorch-lightning_version" not in state:
         raise LightCNNError(f"{path} is not a Lightning checkpoint (no state_dict / pytorch-lightning_version in it)")
-
-
-class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer deletes an existing metrics.csv; a resumed run or a later ``test``
-    in the same run folder must add to it instead, keeping the training history."""
-
-    def _check_log_dir_exists(self) -> None:
-        if os.path.isfile(self.metrics_file_path):
-            with open(self.metrics_file_path, newline="") as f:
-                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
-
-
-class RunLogger(CSVLogger):
-    """``CSVLogger`` writing ``{save_dir}/{name}/version_N/metrics.csv``, appending when the
-    folder already has one (resume, or ``test`` of a trained run)."""
-
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            try:
-                os.makedirs(self.root_dir, exist_ok=True)
-            except OSError as err:
-                raise LightCNNError(f"cannot create the run folder {self.root_dir}: {err}") from err
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
-        return self._experiment

@@ -2,7 +2,7 @@
 
 Use it by name:         backbone: tinynet
                         backbone_args: {width: 32}
-or by class path:       backbone: {class_path: plugins.tinynet.TinyNet, init_args: {width: 32, in_channels: 1}}
+or by class path:       backbone: {class_path: plugins.tinynet.TinyNet, init_args: {width: 32}}
 """
 
 import torch
@@ -16,7 +16,7 @@ class TinyNet(nn.Module):
     """conv(width) - pool - conv(2*width) - global average pool.
 
     The backbone contract: an int ``num_features`` and ``forward`` mapping (B, C, H, W) to
-    (B, num_features). ``in_channels`` is filled in from the data when used by name.
+    (B, num_features). ``in_channels`` is filled in from the data, by name or by class path.
     """
 
     def __init__(self, in_channels: int = 1, width: int = 16) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,39 @@ _import_builtins()  # before any registry snapshot, so restoring one never loses
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def tiny_fit_args(root: Path, runs: Path, epochs: int = 2) -> list[str]:
+    return [
+        "--config", str(REPO / "configs" / "mnist_classify.yaml"),
+        "--data.root", str(root), "--data.download", "false", "--data.batch_size", "32",
+        "--trainer.max_epochs", str(epochs), "--trainer.default_root_dir", str(runs), *QUIET,
+    ]
+
+
+PLUGIN = """
+from torch import nn
+from lightcnn.registry import BACKBONES
+
+@BACKBONES.register("{name}")
+class {cls}(nn.Module):
+    def __init__(self, in_channels: int = 1, width: int = 4):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = width
+
+    def forward(self, x):
+        return self.pool(self.conv(x)).flatten(1)
+"""
+
+
+def write_plugin(folder: Path, stem: str, name: str, cls: str = "Net", body: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.py"
+    path.write_text(textwrap.dedent(body) if body is not None else PLUGIN.format(name=name, cls=cls))
+    return path
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from lightcnn.cli import main
-from tests.conftest import REPO, write_cifar_layout, write_image_folder, write_mnist_layout
-from tests.test_plugins import write_plugin
+from tests.conftest import REPO, write_cifar_layout, write_image_folder, write_mnist_layout, write_plugin
 
 MNIST = str(REPO / "configs" / "mnist_classify.yaml")
 EMBED = str(REPO / "configs" / "mnist_embed.yaml")
@@ -196,7 +195,7 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "unknown held-out class": (lambda: fit(EMBED, "--data.train_classes", "[0, 1, x]"), ["data.train_classes", "'x'"]),
     "more classes per batch than classes": (lambda: fit(EMBED, "--data.train_classes", "[0, 1]", "--data.classes_per_batch", "4",
                                                         "--data.batch_size", "128"), ["classes_per_batch=4", "only 2 classes"]),
-    "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0/metrics.csv does not exist"]),
+    "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0 has no history.json"]),
 }
 
 

@@ -14,19 +14,9 @@ import yaml
 from lightning.pytorch import Callback
 
 from lightcnn.cli import main
-from tests.conftest import REPO
-from tests.test_plugins import write_plugin
+from tests.conftest import QUIET, REPO, tiny_fit_args, write_plugin
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
-QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
-
-
-def tiny_fit_args(root: Path, runs: Path, epochs: int = 2) -> list[str]:
-    return [
-        "--config", str(REPO / "configs" / "mnist_classify.yaml"),
-        "--data.root", str(root), "--data.download", "false", "--data.batch_size", "32",
-        "--trainer.max_epochs", str(epochs), "--trainer.default_root_dir", str(runs), *QUIET,
-    ]
 
 
 def metrics_rows(run: Path) -> list[dict[str, str]]:
@@ -47,6 +37,7 @@ def test_every_config_parses(config, capsys):
     assert printed["model"]["class_path"] and printed["data"]["class_path"]
 
 
+@pytest.mark.slow
 def test_fit_then_test_best_writes_everything_into_one_run_folder(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
@@ -60,8 +51,8 @@ def test_fit_then_test_best_writes_everything_into_one_run_folder(mnist_root, tm
     assert column(rows, "val/acc")[-1] > 0.5  # 10 classes: chance is 0.1
     assert column(rows, "model/params")[0] > 0 and column(rows, "time/epoch_s")[0] > 0
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert "num_classes" not in saved["model"]["init_args"]  # a link target: re-derived from the data
-    assert yaml.safe_load((run / "hparams.yaml").read_text())["num_classes"] == 10
+    assert "data" not in saved["model"]["init_args"]  # a link target: re-derived from the data
+    assert yaml.safe_load((run / "hparams.yaml").read_text())["data"]["num_classes"] == 10
 
     assert main(["test", *tiny_fit_args(mnist_root, runs), "--ckpt_path", "best"]) == 0
     assert not (runs / "mnist_classify" / "version_1").exists()  # outputs went back to the run
@@ -86,6 +77,7 @@ class CrashAtEpoch(Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.mark.slow
 def test_resume_from_last_continues_the_same_run(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
@@ -102,6 +94,7 @@ def test_resume_from_last_continues_the_same_run(mnist_root, tmp_path, monkeypat
     assert sorted({int(r["epoch"]) for r in metrics_rows(run) if r.get("train/loss_epoch")}) == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_resume_cannot_stretch_a_onecycle_schedule(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
@@ -110,6 +103,7 @@ def test_resume_cannot_stretch_a_onecycle_schedule(mnist_root, tmp_path, monkeyp
     assert "onecycle schedule in this checkpoint was planned for 8 steps" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plugin_backbone_by_name_from_yaml_and_command_line(mnist_root, tmp_path, monkeypatch):
     write_plugin(tmp_path / "plugins", "toynet", "toynet", cls="ToyNet")
     monkeypatch.chdir(tmp_path)
@@ -154,6 +148,7 @@ def test_missing_config_file_and_broken_plugin(tmp_path, monkeypatch, capsys):
     assert "bad.py:1 failed to import: ModuleNotFoundError" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_list_and_python_dash_m_entry_point(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "lightcnn", "list", "backbones", "cifar*"],

@@ -1,35 +1,10 @@
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from lightcnn.errors import LightCNNError
 from lightcnn.plugins import discover
 from lightcnn.registry import BACKBONES
-
-PLUGIN = """
-from torch import nn
-from lightcnn.registry import BACKBONES
-
-@BACKBONES.register("{name}")
-class {cls}(nn.Module):
-    def __init__(self, in_channels: int = 1, width: int = 4):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.num_features = width
-
-    def forward(self, x):
-        return self.pool(self.conv(x)).flatten(1)
-"""
-
-
-def write_plugin(folder: Path, stem: str, name: str, cls: str = "Net", body: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.py"
-    path.write_text(textwrap.dedent(body) if body is not None else PLUGIN.format(name=name, cls=cls))
-    return path
-
+from tests.conftest import write_plugin
 
 def test_discovers_cwd_plugins_and_plugin_path_in_order(tmp_path, monkeypatch):
     write_plugin(tmp_path / "plugins", "b_net", "b_net")

@@ -17,7 +17,7 @@ from lightning.pytorch import Callback
 from lightcnn.checkpoint_io import AtomicCheckpointIO
 from lightcnn.cli import main
 from tests.conftest import REPO
-from tests.test_cli import tiny_fit_args
+from tests.conftest import tiny_fit_args
 
 AUGMENT = ["--data.init_args.augment", "[{name: rotation, degrees: 10}, {name: translate, fraction: 0.1}]"]
 
@@ -52,6 +52,7 @@ def epoch_values(run: Path, key: str) -> dict[int, float]:
     return out
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_finishes_as_an_uninterrupted_run(mnist_root, tmp_path):
     args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=4), *AUGMENT, "--name", "crashy"]
     marker = tmp_path / "paused"
@@ -86,6 +87,7 @@ def test_kill_9_mid_epoch_then_resume_finishes_as_an_uninterrupted_run(mnist_roo
     assert resumed == pytest.approx(straight, rel=1e-6)  # same data order, augmentation draws, schedule
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_metrics(mnist_root, tmp_path):
     for name in ("a", "b"):
         assert main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=2), *AUGMENT, "--name", name]) == 0
@@ -94,6 +96,7 @@ def test_same_config_and_seed_give_identical_metrics(mnist_root, tmp_path):
     assert len(strip[0]) >= 4 and strip[0] == strip[1]  # every logged value, to the last digit
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=3), "--trainer.callbacks+=tests.test_reliability.PoisonAt"]

@@ -1,26 +1,44 @@
-"""What lightcnn's own subcommands share: the data section of a run config, a checkpoint with its data."""
+"""What lightcnn's own subcommands share: the data of a run config (built by the ``lightcnn``
+CLI's own parser, so every key and override means what it means for ``fit``), a checkpoint with
+its data, and the config of a checkpoint's run folder."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import LightningArgumentParser
+
+from lightcnn.errors import LightCNNError
 
 
 def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataModule:
-    """Instantiate only the ``data`` section of a run config (plus ``--data.*`` overrides)."""
-    from jsonargparse import ActionConfigFile
+    """The DataModule of a run config plus ``--data.*`` (or any other) overrides, parsed and
+    instantiated by ``LightCNNCLI`` itself (no subcommand, nothing run)."""
+    from lightcnn.cli import LightCNNCLI
 
-    parser = LightningArgumentParser(exit_on_error=False)
-    parser.add_argument("--config", action=ActionConfigFile)
-    parser.add_lightning_class_args(LightningDataModule, "data", subclass_mode=True)
-    for other in ("trainer", "model", "seed_everything", "name", "ckpt_path", "threads"):
-        parser.add_argument(f"--{other}", type=Any, default=None)  # parsed elsewhere; ignored here
-    cfg = parser.parse_args(["--config", config, *overrides])
-    return parser.instantiate_classes(cfg).data
+    if not Path(config).is_file():
+        raise LightCNNError(f"--config {config}: no such file")
+    cli = LightCNNCLI(args=["--config", config, *overrides, "--trainer.logger", "false"], run=False)
+    return cli.datamodule
+
+
+def config_of(ckpt: str, config: str | None) -> str:
+    """``config``, or the ``config.yaml`` of the run folder ``ckpt`` lives in.
+
+    Raises:
+        LightCNNError: no config given and the checkpoint's run folder has none.
+    """
+    from lightcnn.run import run_dir_of
+
+    if config:
+        return config
+    run = run_dir_of(ckpt)
+    if run is None or not (run / "config.yaml").is_file():
+        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
+        raise LightCNNError(f"--ckpt {ckpt}: no --config given and {where}; give a config whose data section has the images")
+    return str(run / "config.yaml")
 
 
 def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None]) -> tuple:
@@ -28,10 +46,10 @@ def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Cal
 
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint (e.g. runs/x/version_0/checkpoints/best.ckpt)")
-    p.add_argument("--config", "-c", required=True, help="a config whose data section gives the images")
+    p.add_argument("--config", "-c", help="a config whose data section gives the images (default: the checkpoint's run config)")
     extra(p)
     a, overrides = p.parse_known_args(argv)
     task = load_task(a.ckpt)
-    dm = datamodule_from_config(a.config, overrides)
+    dm = datamodule_from_config(config_of(a.ckpt, a.config), overrides)
     check_compatible(task, dm, a.ckpt)
     return a, task, dm

@@ -19,7 +19,7 @@ def embed(argv: list[str]) -> int:
     a, task, dm = checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
     emb, y = embed_split(task, dm, a.split)
     save_npz(a.out, embeddings=emb.numpy(), labels=y.numpy(), class_names=np.array(dm.class_names),
-             heldout=np.array(getattr(dm, "heldout_class_ids", []), dtype=np.int64))
+             heldout=np.array(dm.data_info.heldout_class_ids, dtype=np.int64))
     print(f"wrote {a.out}: {tuple(emb.shape)} embeddings of the {a.split} split")
     return 0
 

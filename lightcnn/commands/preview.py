@@ -9,7 +9,7 @@ from lightcnn.errors import LightCNNError
 
 
 def main(argv: list[str]) -> int:
-    from lightcnn.augment.preview import preview_png
+    from lightcnn.data.info import DescribesSplits
     from lightcnn.io import atomic_write
 
     p = argparse.ArgumentParser(prog="lightcnn preview-augment", description="Grid of augmented training images.")
@@ -22,7 +22,10 @@ def main(argv: list[str]) -> int:
     if a.n < 1 or a.rows < 1:
         raise LightCNNError(f"--n and --rows must be >= 1, got {a.n} and {a.rows}")
     dm = datamodule_from_config(a.config, overrides)
+    png = dm.augment_preview_png(n=a.n, rows=a.rows, seed=a.seed) if isinstance(dm, DescribesSplits) else None
+    if png is None:
+        raise LightCNNError(f"{a.config}: {type(dm).__name__} has no augmentation to preview: set data.init_args.augment in the config")
     with atomic_write(a.out, "wb") as f:
-        f.write(preview_png(dm, n=a.n, rows=a.rows, seed=a.seed))
+        f.write(png)
     print(f"wrote {a.out}")
     return 0

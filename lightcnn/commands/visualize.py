@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 
 from lightcnn.errors import LightCNNError
 
 
 def main(argv: list[str]) -> int:
-    from lightcnn.commands.common import datamodule_from_config
-    from lightcnn.data.files import load_files
+    from lightcnn.commands.common import config_of, datamodule_from_config
+    from lightcnn.data.images import load_files
     from lightcnn.inference import check_compatible, load_task
     from lightcnn.io import atomic_write
     from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
@@ -21,7 +20,7 @@ def main(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="lightcnn visualize", description="Filters, feature maps and class probabilities of a trained CNN.")
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint")
-    p.add_argument("--config", "-c", help="a config whose data section gives the images (needed with --index)")
+    p.add_argument("--config", "-c", help="a config whose data section gives the images for --index (default: the checkpoint's run config)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--image", help="an image file, converted to the model's channels and size")
     which.add_argument("--index", type=int, help="an image of the dataset split, by position")
@@ -31,33 +30,22 @@ def main(argv: list[str]) -> int:
     a, overrides = p.parse_known_args(argv)
     task = load_task(a.ckpt)
     convs = conv_layers(task.backbone)  # fail before reading any data
-    stats = task.trained_normalization
     label = None
     if a.index is not None:
-        if not a.config:
-            raise LightCNNError("visualize --index needs --config (the data the index refers to)")
-        dm = datamodule_from_config(a.config, overrides)
+        dm = datamodule_from_config(config_of(a.ckpt, a.config), overrides)
         check_compatible(task, dm, a.ckpt)
         dm.setup("test" if a.split == "test" else "fit")
         x_all, y_all = dm.splits[a.split]
         if not 0 <= a.index < len(y_all):
             raise LightCNNError(f"--index {a.index} is outside the {a.split} split (0..{len(y_all) - 1})")
         image, label, source = x_all[a.index : a.index + 1], task.class_names[int(y_all[a.index])], f"{a.split}[{a.index}]"
-        stats = stats or (dm.mean, dm.std)
     else:
         path = Path(a.image)
         if not path.is_file():
             raise LightCNNError(f"--image {a.image}: no such file")
         image, source = load_files([path], task.in_channels, task.image_size), path.name
-        if stats is None:
-            if not a.config:
-                raise LightCNNError(f"{a.ckpt} holds no normalisation statistics: give --config so they can be computed from the data")
-            dm = datamodule_from_config(a.config, overrides)
-            dm.setup("fit")
-            stats = (dm.mean, dm.std)
-    mean, std = (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1) for s in stats)
     shown = image.float() / 255
-    maps, out = feature_maps(task.backbone, task, (shown - mean) / std)
+    maps, out = feature_maps(task.backbone, task, shown)  # the task normalises as in its training
     run = run_dir_of(a.ckpt)
     out_dir = Path(a.out) if a.out else (run / "visualize" if run else Path("visualize"))
     (out_dir / "feature_maps").mkdir(parents=True, exist_ok=True)

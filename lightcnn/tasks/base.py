@@ -22,7 +22,7 @@ from lightcnn.callbacks.run_record import RunRecord
 from lightcnn.callbacks.run_report import RunReport
 from lightcnn.data.info import DataInfo, data_info_of
 from lightcnn.errors import LightCNNError
-from lightcnn.lightning_overrides import trainer_of
+from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.models import build_backbone, count_parameters
 from lightcnn.report.spec import GENERIC, ReportSpec
 from lightcnn.run import run_dir
@@ -99,6 +99,7 @@ class BaseTask(LightningModule):
         data = info.to_dict()  # plain lists and numbers in the hyperparameters: loadable with weights_only
         # A name or a class_path mapping is plain data, rebuilt on load; a module built in Python is not saved.
         self.save_hyperparameters(ignore=["backbone"] if isinstance(backbone, nn.Module) else [])
+        set_hparam(self, "data", data)  # the CLI hands save_hyperparameters the DataInfo object itself
         self.data_info = info
         self.backbone = build_backbone(backbone, info.in_channels, info.image_size, backbone_args)
         self.normalize = Normalize(info.in_channels, info.mean, info.std)
@@ -136,7 +137,7 @@ class BaseTask(LightningModule):
         if stats is not None:
             self.normalize.set(*stats)
             self.data_info = self.data_info.with_normalization(*stats)
-            self.hparams["data"] = self.data_info.to_dict()
+            set_hparam(self, "data", self.data_info.to_dict())
 
     def setup(self, stage: str) -> None:
         self._adopt_normalization(stage)

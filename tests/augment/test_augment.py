@@ -128,6 +128,7 @@ def test_generator_state_survives_a_checkpoint(mnist_root):
     assert torch.equal(a.on_after_batch_transfer((xb, yb), 0)[0], b.on_after_batch_transfer((xb, yb), 0)[0])
 
 
+@pytest.mark.slow
 def test_preview_augment_writes_a_png(mnist_root, tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(

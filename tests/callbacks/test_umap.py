@@ -16,6 +16,7 @@ def test_subsample_caps_each_class():
     assert torch.equal(idx, subsample(labels, 4, seed=0))
 
 
+@pytest.mark.slow
 def test_umap_callback_on_40_points_writes_png_csv(tmp_path):
     torch.manual_seed(0)
     centres = torch.randn(4, 16) * 5

@@ -104,6 +104,7 @@ def test_contract_violations_name_the_backbone(module, match):
         assert type(module).__name__ in str(err.value) and "test_backbones.py" in str(err.value)
 
 
+@pytest.mark.slow
 def test_timm_backbone_in_chans_and_local_weights(tmp_path):
     model = build_backbone("timm/resnet10t", 1, 32)
     assert model.conv1[0].in_channels == 1 and model.num_features == 512

@@ -42,6 +42,7 @@ def test_without_a_coarse_model_and_bad_input():
         fine_to_coarse_analysis(torch.tensor([0]), torch.tensor([7]), MAP)
 
 
+@pytest.mark.slow
 def test_coarse_command_on_tiny_cifar100(tmp_path, capsys):
     import csv
     import json

@@ -58,6 +58,7 @@ def is_png(data: bytes) -> bool:
     return data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_report_holds_every_element(trained):
     run, _ = trained
     md = (run / "report.md").read_text()
@@ -76,6 +77,7 @@ def test_report_holds_every_element(trained):
     assert [r.split(" | ")[0] for r in rows] == ["| 0", "| 1", "| 2"]
 
 
+@pytest.mark.slow
 def test_html_is_self_contained_and_every_image_decodes(trained):
     run, _ = trained
     page = (run / "report.html").read_text()
@@ -88,6 +90,7 @@ def test_html_is_self_contained_and_every_image_decodes(trained):
         assert is_png(base64.b64decode(src.split(",", 1)[1]))
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_it(trained, capsys):
     run, _ = trained
     before = (run / "report.md").read_text()
@@ -103,6 +106,7 @@ def test_report_of_a_folder_without_metrics_says_what_is_missing(tmp_path, capsy
     assert not (tmp_path / "report.md").exists()
 
 
+@pytest.mark.slow
 def test_predict_writes_a_csv_of_the_test_split_and_of_files(trained, tmp_path):
     run, args = trained
     assert main(["predict", *args, "--ckpt_path", "best"]) == 0
@@ -133,6 +137,7 @@ def test_predict_on_a_file_that_is_not_an_image(trained, tmp_path, capsys):
     assert f"cannot read image {bad}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_visualize_filters_feature_maps_probabilities(trained, tmp_path, capsys):
     run, args = trained
     ckpt = str(run / "checkpoints" / "best.ckpt")
@@ -155,6 +160,7 @@ def test_visualize_filters_feature_maps_probabilities(trained, tmp_path, capsys)
     assert f"cannot read image {text}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_visualize_a_dense_only_backbone_says_so(tmp_path, capsys):
     args = [*tiny_fit_args(write_mnist_layout(tmp_path / "data"), tmp_path / "runs", epochs=1),
             "--model.init_args.backbone", "mlp", "--model.init_args.backbone_args", "null", "--trainer.limit_train_batches", "2"]
@@ -167,6 +173,7 @@ def test_visualize_a_dense_only_backbone_says_so(tmp_path, capsys):
     assert not (tmp_path / "v").exists()
 
 
+@pytest.mark.slow
 def test_compare_two_runs_table_curves_and_config_diff(trained, tmp_path, capsys):
     run, args = trained
     assert main(["fit", *args, "--data.init_args.augment", "null", "--trainer.max_epochs", "2", "--name", "plain"]) == 0

@@ -47,6 +47,7 @@ class CollectLosses(Callback):
         _LOSSES.append(float(outputs["loss"]))
 
 
+@pytest.mark.slow
 def test_epoch_loss_is_the_mean_of_step_losses_and_steps_are_logged_on_logger_steps(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _LOSSES.clear()
@@ -62,6 +63,7 @@ def test_epoch_loss_is_the_mean_of_step_losses_and_steps_are_logged_on_logger_st
     assert step_losses[9] == pytest.approx(_LOSSES[9], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_threads_option_sets_torch_threads(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     before = torch.get_num_threads()

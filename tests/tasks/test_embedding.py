@@ -65,6 +65,7 @@ def test_too_many_classes_per_batch_and_small_classes(tmp_path):
         dm.train_dataloader()
 
 
+@pytest.mark.slow
 def test_embedding_fit_and_test_end_to_end(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = [

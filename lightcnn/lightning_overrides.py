@@ -1,0 +1,101 @@
+"""Every place lightcnn overrides a private part of Lightning, in one module.
+
+Each override is small and says why. They were written against the Lightning version in
+``WRITTEN_FOR``; ``tests/test_lightning_overrides.py`` fails on another minor version, so an
+upgrade is a deliberate step (re-read the overridden methods, then bump the pin).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any
+
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+from lightcnn.errors import LightCNNError
+
+WRITTEN_FOR = "2.6"  # lightning major.minor
+
+
+def trainer_of(module: Any) -> Any | None:
+    """The Trainer a LightningModule is attached to, or None (its ``trainer`` property raises
+    when there is none; ``_trainer`` is the attribute behind it)."""
+    return module._trainer
+
+
+def set_hparam(module: Any, key: str, value: Any) -> None:
+    """Set a hyperparameter in ``hparams`` and in ``hparams_initial`` (what loggers record; kept in
+    ``_hparams_initial``). Needed when the value given to ``__init__`` (through the CLI's
+    instantiation, which overrides what ``save_hyperparameters`` collects) must be stored in
+    another form, as a ``DataInfo`` is stored as a plain dict."""
+    module.hparams[key] = value
+    module._hparams_initial[key] = value
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv (``_check_log_dir_exists``); a
+    resumed run or a later ``test`` in the same run folder must add to it instead."""
+
+    def _check_log_dir_exists(self) -> None:
+        if os.path.isfile(self.metrics_file_path):
+            with open(self.metrics_file_path, newline="") as f:
+                self.metrics_keys = list(csv.DictReader(f).fieldnames or [])
+
+
+class RunLogger(CSVLogger):
+    """The default logger: ``CSVLogger`` writing ``metrics.csv`` into the run folder, appending
+    when the folder already has one (resume, or ``test`` of a trained run)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            try:
+                os.makedirs(self.root_dir, exist_ok=True)
+            except OSError as err:
+                raise LightCNNError(f"cannot create the run folder {self.root_dir}: {err}") from err
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+class CLIOverrides(LightningCLI):
+    """The LightningCLI methods lightcnn replaces, and why:
+
+    - ``_prepare_subcommand_parser``: ``weights_only`` defaults to True (loading a checkpoint
+      must not run code); there is no public hook for a subcommand's defaults.
+    - ``_parse_ckpt_path``: Lightning replaces the whole model config with the checkpoint's
+      hyperparameters, silently and over command-line overrides; lightcnn keeps the checkpoint's
+      architecture, says in one line when it differs from the config, and re-applies the
+      ``--model.*`` options given on the command line (``checkpoint_model_args``).
+    - ``_run_subcommand``: a hook around the run, to clean up a fresh run folder a failure left
+      empty (``after_failed_run``).
+    """
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in self._subcommand_method_arguments[subcommand]:
+            parser.set_defaults(weights_only=True)
+        return parser
+
+    def _parse_ckpt_path(self) -> None:
+        args = self.checkpoint_model_args()
+        if args is not None:
+            self.parse_arguments(self.parser, args)
+
+    def checkpoint_model_args(self) -> list[str] | None:
+        """The command line to parse again so the checkpoint's model comes first (None: keep)."""
+        return None
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self.after_failed_run()
+            raise
+
+    def after_failed_run(self) -> None:
+        """Called when a subcommand raised (also for KeyboardInterrupt / SystemExit)."""
