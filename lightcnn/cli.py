@@ -154,7 +154,7 @@ class LightCNNCLI(CLIOverrides):
         run = self.run_folder
         kwargs["default_root_dir"] = str(run)  # the run folder: lightcnn's callbacks write here
         if cfg["trainer"].get("logger") in (None, True):
-            kwargs["logger"] = RunLogger(save_dir=str(run.parent.parent), name=run.parent.name, version=run.name)
+            kwargs["logger"] = RunLogger.into(run)
         if not cfg["trainer"].get("plugins"):  # a config naming its own plugins keeps them
             kwargs["plugins"] = [AtomicCheckpointIO()]
         self.trainer_defaults.pop("callbacks", None)

@@ -54,7 +54,7 @@ class Experiment:
             from lightcnn.lightning_overrides import RunLogger
 
             run = next_version(Path(root) / name)
-            trainer_kwargs.setdefault("logger", RunLogger(save_dir=str(run.parent.parent), name=run.parent.name, version=run.name))
+            trainer_kwargs.setdefault("logger", RunLogger.into(run))
             trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
             trainer_kwargs.setdefault("use_distributed_sampler", False)  # lightcnn's samplers shard by rank
             trainer = Trainer(default_root_dir=str(run), **trainer_kwargs)

@@ -50,6 +50,15 @@ class RunLogger(CSVLogger):
     """The default logger: ``CSVLogger`` writing ``metrics.csv`` into the run folder, appending
     when the folder already has one (resume, or ``test`` of a trained run)."""
 
+    @classmethod
+    def into(cls, run: Any) -> RunLogger:
+        """The logger of run folder ``run`` (``.../name/version_N``); an int version, so the
+        progress bar shows ``v_num=N``."""
+        version: Any = run.name
+        if version.startswith("version_") and version[8:].isdigit():
+            version = int(version[8:])
+        return cls(save_dir=str(run.parent.parent), name=run.parent.name, version=version)
+
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:
