@@ -9,7 +9,6 @@ uint8 -> [0, 1] float conversion and augmentation on the model's device.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -17,10 +16,10 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from lightcnn.augment.pipeline import Pipeline
-from lightcnn.data.classes import per_class_batch_size, resolve_classes, resolve_heldout
+from lightcnn.data.classes import keep_classes, per_class_batch_size, resolve_classes, resolve_heldout, warn_small_classes
 from lightcnn.data.images import convert_images
 from lightcnn.data.info import DataInfo
-from lightcnn.data.splits import stratified_split
+from lightcnn.data.splits import val_split
 from lightcnn.errors import LightCNNError
 from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBatches
 
@@ -66,6 +65,7 @@ class InMemoryDataModule(LightningDataModule):
 
     native_channels: int = 1
     native_size: int = 28
+    download: bool = False  # datasets that can fetch their files set it from their `download` option
 
     def __init__(
         self,
@@ -173,37 +173,28 @@ class InMemoryDataModule(LightningDataModule):
         return preview_png(x, y, self.class_names, self.augment, n=n, rows=rows, seed=seed)
 
     # --- preparation --------------------------------------------------------------------------
-    def _subset(self, split: Split) -> Split:
-        x, y = split
-        if self._class_ids == list(range(len(self.all_class_names))):
-            return x, y
-        remap = torch.full((len(self.all_class_names),), -1, dtype=torch.long)
-        remap[torch.tensor(self._class_ids)] = torch.arange(len(self._class_ids))
-        new = remap[y]
-        keep = new >= 0
-        return x[keep], new[keep]
-
-    def _val_split(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Seeded, stratified ``(train_idx, val_idx)``."""
-        if self.val_size >= len(y):
-            raise LightCNNError(
-                f"data.val_size={self.val_size:g} takes every training image ({len(y)} after the class subset); "
-                f"use a fraction such as 0.1 or a smaller count"
-            )
-        frac = self.val_size if self.val_size < 1 else self.val_size / len(y)
-        return stratified_split(y, self.num_classes, frac, self.split_seed)
-
     def _read(self, train: bool) -> Split:
         """A split with the class subset, ``grayscale`` and ``image_size`` applied (uint8)."""
-        x, y = self._subset(self.load(train=train))
+        x, y = keep_classes(*self.load(train=train), self._class_ids, len(self.all_class_names))
         return convert_images(x, self.in_channels, self.stored_size, self.grayscale, type(self).__name__), y
 
-    def fetch(self) -> None:
-        """Download the dataset's files when they are missing (a dataset file overrides this);
-        run from ``prepare_data``, so once per node, never on every rank."""
+    def fetch(self) -> str | None:
+        """Download the dataset's files when they are missing (a dataset file that can download
+        overrides this); return None when they are there, else why not."""
+        return None
 
     def prepare_data(self) -> None:
-        self.fetch()
+        self.fetch_once()
+
+    def fetch_once(self) -> str:
+        """Run ``fetch`` once per DataModule: from ``prepare_data`` (once per node, never on
+        every rank), or on first need when used without a Trainer. Returns why files may be
+        missing, for the caller's not-found message."""
+        if not self.download:
+            return "downloading is off (download: false)"
+        if not hasattr(self, "_fetch_failure"):
+            self._fetch_failure = self.fetch()
+        return f"the download failed ({self._fetch_failure})"
 
     def setup(self, stage: str | None = None) -> None:
         """Read (once) what ``stage`` needs: train/val (and their normalisation statistics) for
@@ -217,7 +208,7 @@ class InMemoryDataModule(LightningDataModule):
 
     def _setup_train(self) -> None:
         x, y = self._read(train=True)
-        tr, va = self._val_split(y)
+        tr, va = val_split(y, self.num_classes, self.val_size, self.split_seed)
         if self.heldout_class_ids:  # training sees the train classes only
             self.splits["train_all_classes"] = (x[tr], y[tr])  # references for inference
             tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
@@ -241,21 +232,11 @@ class InMemoryDataModule(LightningDataModule):
             raise LightCNNError(f"{type(self).__name__}: the {split} split is empty (val_size={self.val_size}, classes={self.class_names})")
         bs = self.batch_size if train else self.eval_batch_size
         if train and self.m_per_class is not None:
-            self._warn_small_classes(y)
+            warn_small_classes(y, self.class_names, self.m_per_class)
             sampler: Any = MPerClassBatchSampler(y, self.classes_per_batch, self.m_per_class, self.batches_per_epoch, self.split_seed)
         else:
             sampler = IndexBatchSampler(len(y), bs, shuffle=train, drop_last=train and len(y) > bs, seed=self.split_seed)
         return DataLoader(TensorBatches(x, y), sampler=sampler, batch_size=None)
-
-    def _warn_small_classes(self, y: torch.Tensor) -> None:
-        counts = torch.bincount(y, minlength=self.num_classes)
-        small = [f"{self.class_names[c]} ({int(counts[c])})" for c in range(self.num_classes) if 0 < counts[c] < self.m_per_class]
-        if small:
-            warnings.warn(
-                f"classes with fewer than m_per_class={self.m_per_class} training images are sampled with "
-                f"replacement: {', '.join(small)}",
-                stacklevel=2,
-            )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

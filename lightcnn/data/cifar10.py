@@ -47,20 +47,20 @@ class CIFAR10DataModule(InMemoryDataModule):
         expected = [self.meta_file, *self.files[True], *self.files[False]]
         return [f for f in expected if not (self.base_dir / f).is_file()]
 
-    def fetch(self) -> None:
-        """Download and MD5-check the official archive when files are missing and ``download`` is on."""
-        if self.download and self._missing():
-            failure = fetch_archive(self.url, self.root, self.md5)
-            self._download_failure = failure or "the archive did not contain them"
+    def fetch(self) -> str | None:
+        """Download and MD5-check the official archive when files are missing; None when they are
+        there, else why not."""
+        if not self._missing():
+            return None
+        failure = fetch_archive(self.url, self.root, self.md5)
+        return failure or ("the archive did not contain them" if self._missing() else None)
 
     def _ensure_files(self) -> None:
+        if not self._missing():
+            return
+        reason = self.fetch_once()
         missing = self._missing()
-        if missing and self.download and not hasattr(self, "_download_failure"):
-            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
-            missing = self._missing()
         if missing:
-            failure = getattr(self, "_download_failure", None)
-            reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
             raise LightCNNError(
                 f"{type(self).__name__}: missing {', '.join(missing)} in {self.base_dir}/; {reason}. Get the "
                 f"official 'python version' archive ({self.url}) and extract it into {self.root}/, "

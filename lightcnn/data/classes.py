@@ -1,6 +1,10 @@
-"""Which classes a DataModule trains on: subsets, held-out classes, per-class batch sizes."""
+"""Which classes a DataModule trains on: subsets, held-out classes, per-class batches."""
 
 from __future__ import annotations
+
+import warnings
+
+import torch
 
 from lightcnn.errors import LightCNNError
 
@@ -49,3 +53,25 @@ def per_class_batch_size(batch_size: int | None, cpb: int | None, m: int | None,
             f"set batch_size: {cpb * m} or leave it out"
         )
     return cpb * m
+
+
+def keep_classes(x: torch.Tensor, y: torch.Tensor, class_ids: list[int], num_all: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of ``class_ids`` (of ``num_all`` labels), relabelled 0..k-1 in that order."""
+    if class_ids == list(range(num_all)):
+        return x, y
+    remap = torch.full((num_all,), -1, dtype=torch.long)
+    remap[torch.tensor(class_ids)] = torch.arange(len(class_ids))
+    new = remap[y]
+    keep = new >= 0
+    return x[keep], new[keep]
+
+
+def warn_small_classes(y: torch.Tensor, names: list[str], m: int) -> None:
+    """Warn about classes with fewer than ``m`` training images (sampled with replacement)."""
+    counts = torch.bincount(y, minlength=len(names))
+    small = [f"{names[c]} ({int(counts[c])})" for c in range(len(names)) if 0 < counts[c] < m]
+    if small:
+        warnings.warn(
+            f"classes with fewer than m_per_class={m} training images are sampled with replacement: {', '.join(small)}",
+            stacklevel=2,
+        )

@@ -45,10 +45,13 @@ class Flowers17DataModule(ImageFolderDataModule):
         base = Path(self.data_root)
         return next((c for c in (base / "jpg", base / "17flowers" / "jpg", base / "flowers17") if c.is_dir()), None)
 
-    def fetch(self) -> None:
-        """Download the official archive into ``root`` when neither layout is there."""
-        if self.download and self._find() is None:
-            self._download_failure = fetch_archive(self.url, str(self.data_root), md5=None) or "the archive has no jpg/"
+    def fetch(self) -> str | None:
+        """Download the official archive into ``root`` when neither layout is there; None when
+        one is, else why not."""
+        if self._find() is not None:
+            return None
+        failure = fetch_archive(self.url, str(self.data_root), md5=None)
+        return failure or ("the archive has no jpg/" if self._find() is None else None)
 
     @property
     def image_dir(self) -> Path:
@@ -58,14 +61,13 @@ class Flowers17DataModule(ImageFolderDataModule):
             LightCNNError: neither layout under ``root`` (after a download, when on).
         """
         found = self._find()
-        if found is None and self.download and not hasattr(self, "_download_failure"):
-            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
-            found = self._find()
+        if found is not None:
+            return found
+        reason = self.fetch_once()
+        found = self._find()
         if found is not None:
             return found
         base = Path(self.data_root)
-        failure = getattr(self, "_download_failure", None)
-        reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
         raise LightCNNError(
             f"Flowers 17 not found under {base}: expected {base}/jpg/image_0001.jpg … image_1360.jpg (the official "
             f"archive, {self.url}) or {base}/flowers17/<class>/*.jpg (17 class folders); {reason}"

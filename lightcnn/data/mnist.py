@@ -73,20 +73,23 @@ class MNISTDataModule(InMemoryDataModule):
             return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
         return None
 
-    def fetch(self) -> None:
-        """Download with torchvision when the files are missing and ``download`` is on; a
-        failure is remembered for ``load``'s message (the offline fallback may still apply)."""
-        if self.download and (self._find(True) is None or self._find(False) is None):
-            self._download_failure = self._download()
-            self.source = "download" if self._download_failure is None else None
+    def fetch(self) -> str | None:
+        """Download with torchvision when the files are missing; None when they are there, else
+        why not (the offline fallback may still apply)."""
+        if self._find(True) is not None and self._find(False) is not None:
+            return None
+        failure = self._download()
+        if failure is None and (self._find(True) is None or self._find(False) is None):
+            failure = f"it wrote no IDX files to {self.raw_dir}"
+        self.source = "download" if failure is None else None
+        return failure
 
     def load(self, train: bool) -> Split:
         files = self._find(train)
-        if files is None and self.download and not hasattr(self, "_download_failure"):
-            self.fetch()  # used without a Trainer (prepare_data not called): fetch now
+        reason = ""
+        if files is None:
+            reason = self.fetch_once()
             files = self._find(train)
-        failure = getattr(self, "_download_failure", None)
-        reason = f"the download failed ({failure})" if failure else "downloading is off (download: false)"
         if files is not None:
             self.source = self.source or "files"
             images, labels = (read_idx(f) for f in files)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from lightcnn.errors import LightCNNError
+
 
 def stratified_split(y: torch.Tensor, num_classes: int, frac: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded split of indices stratified by label: ``(rest, taken)``, sorted.
@@ -23,3 +25,18 @@ def stratified_split(y: torch.Tensor, num_classes: int, frac: float, seed: int) 
         taken.append(idx[: k[c]])
         rest.append(idx[k[c] :])
     return torch.cat(rest).sort().values, torch.cat(taken).sort().values
+
+
+def val_split(y: torch.Tensor, num_classes: int, val_size: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded, stratified ``(train_idx, val_idx)``; ``val_size`` a fraction or a count.
+
+    Raises:
+        LightCNNError: ``val_size`` takes every image.
+    """
+    if val_size >= len(y):
+        raise LightCNNError(
+            f"data.val_size={val_size:g} takes every training image ({len(y)} after the class subset); "
+            f"use a fraction such as 0.1 or a smaller count"
+        )
+    frac = val_size if val_size < 1 else val_size / len(y)
+    return stratified_split(y, num_classes, frac, seed)
