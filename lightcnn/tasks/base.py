@@ -26,7 +26,7 @@ from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.models import build_backbone, count_parameters
 from lightcnn.report.spec import GENERIC, ReportSpec
 from lightcnn.run import run_dir
-from lightcnn.tasks.normalize import Normalize
+from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Optimizer, Scheduler, optimizer_and_schedule
 from lightcnn.outputs import EvalOutputs
 
@@ -279,29 +279,9 @@ class BaseTask(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._fit_seconds = float(checkpoint.get("lightcnn_fit_seconds", 0.0))
-        state = checkpoint.get("state_dict", {})
-        if "normalize.mean" not in state:  # a checkpoint from before normalisation moved into the model
-            stats = legacy_normalization(checkpoint) or self.normalize.values()
-            if stats is None:
-                raise LightCNNError(
-                    "the checkpoint holds no normalisation statistics (it predates lightcnn keeping them in the "
-                    "model) and the data gives none: set data.init_args.mean and std to the training values"
-                )
-            state["normalize.mean"] = torch.tensor(stats[0], dtype=torch.float32).view(1, -1, 1, 1)
-            state["normalize.std"] = torch.tensor(stats[1], dtype=torch.float32).view(1, -1, 1, 1)
-            if rank_zero_only.rank == 0:
-                print("lightcnn: note: this checkpoint predates saved normalisation; using the statistics its DataModule saved"
-                      if legacy_normalization(checkpoint) else "lightcnn: note: this checkpoint has no saved normalisation; using the data's",
-                      file=sys.stderr)
-
-
-def legacy_normalization(checkpoint: dict[str, Any]) -> tuple[list[float], list[float]] | None:
-    """The ``(mean, std)`` a DataModule saved in a checkpoint written before the model kept its
-    own normalisation (its ``state_dict`` under the DataModule's class name), or None."""
-    for value in checkpoint.values():
-        if isinstance(value, dict) and isinstance(value.get("mean"), list) and isinstance(value.get("std"), list):
-            return value["mean"], value["std"]
-    return None
+        note = upgrade_normalization(checkpoint, self.normalize.values())
+        if note and rank_zero_only.rank == 0:
+            print(f"lightcnn: note: {note}", file=sys.stderr)
 
 
 def _check_positive(**values: float) -> None:

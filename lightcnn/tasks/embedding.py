@@ -80,7 +80,7 @@ class EmbeddingTask(BaseTask):
         self.loss_fn = losses.MultiSimilarityLoss(alpha=alpha, beta=beta, base=base)
         self.miner = miners.MultiSimilarityMiner(epsilon=miner_epsilon) if miner else None
         # The untrained net, kept out of the module tree so it is not trained, saved or moved.
-        self._untrained = [copy.deepcopy(nn.ModuleDict({"normalize": self.normalize, "backbone": self.backbone, "head": self.head})).eval()] if baselines else []
+        self._untrained = [copy.deepcopy(nn.ModuleDict({"backbone": self.backbone, "head": self.head})).eval()] if baselines else []
         # Evaluation embeddings per stage, gathered across ranks by torchmetrics (dist_reduce_fx="cat").
         sources = ("emb", "y", "untrained", "pixels") if baselines else ("emb", "y")
         self.collected = nn.ModuleDict({
@@ -106,10 +106,10 @@ class EmbeddingTask(BaseTask):
         store["y"].update(y)
         if stage == "test" and self._untrained:
             net = self._untrained[0].to(x.device)
-            net["normalize"].set(*self.normalize.values())  # the same input statistics as the trained net
+            normalised = self.normalize(x)  # both baselines see the images as the trained net does
             with torch.no_grad():
-                store["untrained"].update(F.normalize(net["head"](net["backbone"](net["normalize"](x))), dim=1))
-            store["pixels"].update(F.normalize(self.normalize(x).flatten(1), dim=1))
+                store["untrained"].update(F.normalize(net["head"](net["backbone"](normalised)), dim=1))
+            store["pixels"].update(F.normalize(normalised.flatten(1), dim=1))
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._collect("val", batch)

@@ -51,3 +51,30 @@ class Normalize(nn.Module):
                 "mean and std (data.init_args.mean / std, or DataInfo(mean=..., std=...); mean 0 and std 1 for none)"
             )
         return (x - self.mean) / self.std
+
+
+def upgrade_normalization(checkpoint: dict[str, Any], current: tuple[list[float], list[float]] | None) -> str | None:
+    """Give a checkpoint written before the model kept its normalisation the ``normalize``
+    buffers it lacks, in place: the statistics its DataModule saved (its ``state_dict`` under the
+    DataModule's class name), else ``current`` (the data's). Returns the note to show, or None
+    when the checkpoint already has them.
+
+    Raises:
+        LightCNNError: neither source has statistics.
+    """
+    state = checkpoint.get("state_dict", {})
+    if "normalize.mean" in state:
+        return None
+    saved = next((v for v in checkpoint.values() if isinstance(v, dict) and isinstance(v.get("mean"), list)
+                  and isinstance(v.get("std"), list)), None)
+    stats = (saved["mean"], saved["std"]) if saved is not None else current
+    if stats is None:
+        raise LightCNNError(
+            "the checkpoint holds no normalisation statistics (it predates lightcnn keeping them in the "
+            "model) and the data gives none: set data.init_args.mean and std to the training values"
+        )
+    state["normalize.mean"] = torch.tensor(stats[0], dtype=torch.float32).view(1, -1, 1, 1)
+    state["normalize.std"] = torch.tensor(stats[1], dtype=torch.float32).view(1, -1, 1, 1)
+    if saved is not None:
+        return "this checkpoint predates saved normalisation; using the statistics its DataModule saved"
+    return "this checkpoint has no saved normalisation; using the data's"
