@@ -11,9 +11,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from lightcnn.io import atomic_write
+from lightcnn.report.history import HISTORY, read_record
 from lightcnn.run import run_dir
-
-HISTORY = "history.json"
 
 
 def scalars(metrics: dict[str, Any], keep: Any) -> dict[str, float]:
@@ -49,12 +48,7 @@ class RunRecord(Callback):
         self._dir = run_dir(trainer)
         path = self._dir / HISTORY
         if path.is_file() and not self.epochs:  # a later command in the same run folder keeps the history
-            try:
-                saved = json.loads(path.read_text())
-                self.epochs = {int(k): v for k, v in saved.get("epochs", {}).items()}
-                self.test = dict(saved.get("test", {}))
-            except (ValueError, AttributeError):
-                pass
+            self.epochs, self.test = read_record(path)  # a corrupt file is an error, not silently replaced
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.sanity_checking and trainer.state.fn == TrainerFn.FITTING:

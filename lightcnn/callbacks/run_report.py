@@ -15,6 +15,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 from lightcnn.models import count_flops, count_parameters
 from lightcnn.registry import CALLBACKS
+from lightcnn.report.history import HISTORY
 from lightcnn.run import run_dir
 
 
@@ -81,7 +82,7 @@ class RunReport(Callback):
         # After the Trainer's own teardown: the logger has flushed metrics.csv by now.
         if stage not in ("fit", "test") or not trainer.is_global_zero or self._dir is None:
             return
-        if not (self._dir / "history.json").is_file():
+        if not (self._dir / HISTORY).is_file():
             return  # stopped before its first epoch or test ended: nothing to report
         from lightcnn.report.run_report import build_report
 

@@ -45,6 +45,24 @@ class History:
         return common, [[self.series[k][e] for e in common] for k in keys]
 
 
+HISTORY = "history.json"  # lightcnn's record of a run, in its folder: {"epochs": {"0": {...}}, "test": {...}}
+
+
+def read_record(path: str | Path) -> tuple[dict[int, dict[str, float]], dict[str, float]]:
+    """``(epochs, test)`` of a ``history.json``: per epoch its values, and the last test values.
+
+    Raises:
+        LightCNNError: the file is not a lightcnn history (named).
+    """
+    try:
+        saved = json.loads(Path(path).read_text())
+        epochs = {int(e): {k: float(v) for k, v in values.items()} for e, values in saved.get("epochs", {}).items()}
+        test = {k: float(v) for k, v in saved.get("test", {}).items()}
+    except (ValueError, AttributeError, TypeError) as err:
+        raise LightCNNError(f"{path} is not a lightcnn history file ({type(err).__name__}: {err})") from err
+    return epochs, test
+
+
 def read_run_history(run: str | Path) -> History:
     """The history of a run folder: ``history.json``, else ``metrics.csv``.
 
@@ -52,19 +70,16 @@ def read_run_history(run: str | Path) -> History:
         LightCNNError: neither file is there, or the one found cannot be read (named).
     """
     run = Path(run)
-    path = run / "history.json"
+    path = run / HISTORY
     if not path.is_file():
         if (run / "metrics.csv").is_file():
             return read_history(run / "metrics.csv")
-        raise LightCNNError(f"{run} has no history.json: the run was stopped before its first epoch ended, or this is not a run folder")
-    try:
-        saved = json.loads(path.read_text())
-        history = History(test={k: float(v) for k, v in saved.get("test", {}).items()})
-        for epoch, values in saved.get("epochs", {}).items():
-            for key, value in values.items():
-                history.series.setdefault(key, {})[int(epoch)] = float(value)
-    except (ValueError, AttributeError, TypeError) as err:
-        raise LightCNNError(f"{path} is not a lightcnn history file ({type(err).__name__}: {err})") from err
+        raise LightCNNError(f"{run} has no {HISTORY}: the run was stopped before its first epoch ended, or this is not a run folder")
+    epochs, test = read_record(path)
+    history = History(test=test)
+    for epoch, values in epochs.items():
+        for key, value in values.items():
+            history.series.setdefault(key, {})[epoch] = value
     return history
 
 
