@@ -27,16 +27,16 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
-from lightcnn.cli_args import TRAINER_SUBCOMMANDS, backbone_name, into_run_folder, split_config_args, split_model_args, with_run_config
+from lightcnn.cli_args import TRAINER_SUBCOMMANDS, backbone_name, into_run_folder, is_config, is_model, partition_options, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
-from lightcnn.data.info import data_info_of
+from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, RunLogger
+from lightcnn.report.history import HISTORY
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_stale_temporaries, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 
-DATA_FACTS = ("num_classes", "class_names", "in_channels", "image_size")  # hyperparameters of checkpoints before DataInfo
 PROGRESS_EVERY = 10  # steps between progress-bar refreshes
 
 
@@ -57,6 +57,7 @@ class LightCNNCLI(CLIOverrides):
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         self._args = list(sys.argv[1:] if args is None else args)
         self._run_dir: Path | None = None  # the checkpoint's run folder when resuming / testing a run
+        self._checkpoint: tuple[str, dict] | None = None  # (path, contents) of --ckpt_path, loaded once
         self.run_folder: Path | None = None
         super().__init__(
             BaseTask,
@@ -71,6 +72,18 @@ class LightCNNCLI(CLIOverrides):
             args=args,
             run=run,
         )
+
+    @classmethod
+    def from_config(cls, config: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LightCNNCLI:
+        """A run config plus command-line style overrides, parsed and instantiated exactly as
+        ``fit`` would (no subcommand, nothing run): ``.model``, ``.datamodule``, ``.trainer``.
+
+        Raises:
+            LightCNNError: the config file does not exist.
+        """
+        if not Path(config).is_file():
+            raise LightCNNError(f"--config {config}: no such file")
+        return cls(args=["--config", str(config), *overrides], run=False)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument(
@@ -104,8 +117,8 @@ class LightCNNCLI(CLIOverrides):
             experiment = self._experiment_dir()
             ckpt, self._run_dir = resolve_ckpt_path(self.config[sub].get("ckpt_path"), experiment, sub)
             self.config[sub]["ckpt_path"] = ckpt
-            if ckpt is not None:
-                check_checkpoint(ckpt, self.config[sub].get("weights_only"))
+            if ckpt is not None and (self._checkpoint is None or self._checkpoint[0] != ckpt):
+                self._checkpoint = (ckpt, check_checkpoint(ckpt, self.config[sub].get("weights_only")))
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
             if self._run_dir is not None and sub == "fit":  # resuming: no other fit writes this folder
@@ -116,14 +129,13 @@ class LightCNNCLI(CLIOverrides):
         model options on top (so ``--model.tta_flip true`` still applies at test)."""
         sub = self.config.get("subcommand")
         ckpt = self.config[sub].get("ckpt_path") if sub else None
-        if not ckpt:
+        if not ckpt or self._checkpoint is None:
             return None
-        state = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
-        hparams = dict(state.get("hyper_parameters") or {})
+        hparams = dict(self._checkpoint[1].get("hyper_parameters") or {})
         class_path = hparams.pop("_class_path", None)
         if not class_path:
             return None
-        for key in ("_instantiator", "data", *DATA_FACTS):
+        for key in ("_instantiator", "data", *LEGACY_DATA_KEYS):
             hparams.pop(key, None)
         given = self.config[sub]["model"]
         mine = (str(given.get("class_path", "")).rpartition(".")[2], backbone_name(given.get("init_args", {}).get("backbone")))
@@ -133,8 +145,8 @@ class LightCNNCLI(CLIOverrides):
                   f"with backbone {mine[1]}: using the checkpoint's", file=sys.stderr)
         first = self._args[: self._args.index(sub) + 1] if sub in self._args else [sub]
         rest = self._args[len(first):]
-        configs, others = split_config_args(rest)
-        model_args, other_args = split_model_args(others)
+        configs, others = partition_options(rest, is_config)
+        model_args, other_args = partition_options(others, is_model)
         checkpoint_model = json.dumps({"class_path": class_path, "init_args": hparams}, default=str)
         return [*first, *configs, "--model", checkpoint_model, *model_args, *other_args]
 
@@ -194,7 +206,7 @@ class LightCNNCLI(CLIOverrides):
 
 def _has_results(run: Path) -> bool:
     """Whether a run folder holds anything a failed command must not take away."""
-    return (any(run.glob("checkpoints/*.ckpt")) or (run / "history.json").is_file() or (run / "metrics.csv").is_file()
+    return (any(run.glob("checkpoints/*.ckpt")) or (run / HISTORY).is_file() or (run / "metrics.csv").is_file()
             or any(run.glob("*_per_class.json")))
 
 

@@ -4,11 +4,11 @@ alone, the checkpoint's model beneath command-line overrides, loggers pointed at
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lightcnn.errors import LightCNNError
-from lightcnn.run import ALIASES, run_dir_of
+from lightcnn.run import ALIASES, run_config_of
 
 TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -19,29 +19,26 @@ def backbone_name(backbone: Any) -> str:
     return str(backbone)
 
 
-def split_config_args(args: list[str]) -> tuple[list[str], list[str]]:
-    """``(--config/-c arguments, the rest)``, order kept within each."""
-    configs, rest, i = [], [], 0
+def partition_options(args: list[str], wanted: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+    """``(the options whose name passes wanted, with their values; the rest)`` of a command line,
+    order kept within each. ``--key=value`` is one argument; ``--key value`` takes the next one
+    unless it is another option."""
+    chosen, rest, i = [], [], 0
     while i < len(args):
-        a = args[i]
-        if a in ("--config", "-c") and i + 1 < len(args):
-            configs += args[i : i + 2]
-            i += 2
-            continue
-        (configs if a.startswith("--config=") else rest).append(a)
-        i += 1
-    return configs, rest
-
-
-def split_model_args(args: list[str]) -> tuple[list[str], list[str]]:
-    """``(--model and --model.* options with their values, the rest)`` of a command line."""
-    model, rest, i = [], [], 0
-    while i < len(args):
-        is_model = args[i] == "--model" or args[i].startswith("--model.")
+        name = args[i].split("=", 1)[0]
         takes_value = "=" not in args[i] and i + 1 < len(args) and not args[i + 1].startswith("--")
-        (model if is_model else rest).extend(args[i : i + 2] if is_model and takes_value else args[i : i + 1])
-        i += 2 if is_model and takes_value else 1
-    return model, rest
+        width = 2 if wanted(name) and takes_value else 1
+        (chosen if wanted(name) else rest).extend(args[i : i + width])
+        i += width
+    return chosen, rest
+
+
+def is_config(name: str) -> bool:
+    return name in ("--config", "-c")
+
+
+def is_model(name: str) -> bool:
+    return name == "--model" or name.startswith("--model.")
 
 
 def into_run_folder(logger: Any, run: Path) -> None:
@@ -71,7 +68,7 @@ def with_run_config(argv: list[str]) -> list[str]:
     Raises:
         LightCNNError: no ``--config`` and the checkpoint is not in a run folder with a config.yaml.
     """
-    if not argv or argv[0] not in TRAINER_SUBCOMMANDS or any(a in ("--config", "-c") or a.startswith("--config=") for a in argv):
+    if not argv or argv[0] not in TRAINER_SUBCOMMANDS or partition_options(argv, is_config)[0]:
         return argv
     if any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in argv):
         return argv
@@ -79,11 +76,9 @@ def with_run_config(argv: list[str]) -> list[str]:
     ckpt = ckpt or next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")), None)
     if ckpt is None or ckpt in ALIASES or not Path(ckpt).is_file():
         return argv
-    run = run_dir_of(ckpt)
-    if run is None or not (run / "config.yaml").is_file():
-        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
-        raise LightCNNError(f"--ckpt_path {ckpt}: no --config given and {where}; give the run's config with --config")
-    extra = ["--config", str(run / "config.yaml")]
+    config = run_config_of(ckpt, "--ckpt_path")
+    run = config.parent
+    extra = ["--config", str(config)]
     if "--name" not in argv:
         extra += ["--name", run.parent.name]
     if not any(a.startswith("--trainer.default_root_dir") for a in argv):

@@ -17,7 +17,6 @@ from typing import Any
 
 from lightning.pytorch import LightningDataModule, Trainer
 
-from lightcnn.errors import LightCNNError
 from lightcnn.report.history import History, read_run_history
 from lightcnn.run import next_version
 
@@ -69,9 +68,7 @@ class Experiment:
 
         _import_builtins()
         discover()
-        if not Path(config).is_file():
-            raise LightCNNError(f"config {config}: no such file")
-        cli = LightCNNCLI(args=["--config", str(config), *overrides], run=False)
+        cli = LightCNNCLI.from_config(config, overrides)
         return cls(cli.model, cli.datamodule, trainer=cli.trainer)
 
     @property
@@ -83,7 +80,10 @@ class Experiment:
         """Train (``ckpt_path`` resumes); return the last epoch's values (``val/acc``, ...)."""
         self.trainer.fit(self.task, datamodule=self.data, ckpt_path=ckpt_path)
         history = self.history
-        return {k: v[e] for k, v in history.series.items() for e in [max(v)] if e == max(history.epochs)} if history.epochs else {}
+        if not history.epochs:
+            return {}
+        last = history.epochs[-1]
+        return {k: v[last] for k, v in history.series.items() if last in v}
 
     def test(self, ckpt_path: str | None = "best") -> dict[str, float]:
         """Test the best checkpoint of this run (``None``: the task as it is now); return the

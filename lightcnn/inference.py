@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from lightcnn.data.base import InMemoryDataModule
-from lightcnn.data.info import data_info_of
+from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.tasks.base import BaseTask
 
@@ -34,7 +34,7 @@ def load_task(ckpt: str | Path) -> BaseTask:
         hparams = dict(state.get("hyper_parameters") or {})
         cls = _task_class(str(hparams.pop("_class_path", "")), ckpt)
         hparams.pop("_instantiator", None)
-        legacy = {k: hparams.pop(k) for k in ("num_classes", "class_names", "in_channels", "image_size") if k in hparams}
+        legacy = {k: hparams.pop(k) for k in LEGACY_DATA_KEYS if k in hparams}
         if "data" not in hparams:
             if not legacy:
                 raise LightCNNError(f"{ckpt} does not record its data facts (DataInfo): it was not written by lightcnn")

@@ -90,9 +90,11 @@ def remove_stale_temporaries(run: Path) -> list[Path]:
     return stale
 
 
-def check_checkpoint(path: str, weights_only: bool | None) -> None:
+def check_checkpoint(path: str, weights_only: bool | None) -> dict:
     """Open ``path`` the way the Trainer will (memory-mapped, so it is cheap) and turn the
     failures people meet into one sentence.
+
+    Returns the loaded checkpoint (memory-mapped where possible).
 
     Raises:
         LightCNNError: a truncated or corrupt file, or one holding objects that ``weights_only``
@@ -125,3 +127,18 @@ def check_checkpoint(path: str, weights_only: bool | None) -> None:
         raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from err
     if not isinstance(state, dict) or "state_dict" not in state or "pytorch-lightning_version" not in state:
         raise LightCNNError(f"{path} is not a Lightning checkpoint (no state_dict / pytorch-lightning_version in it)")
+    return state
+
+
+def run_config_of(ckpt: str | Path, option: str) -> Path:
+    """The ``config.yaml`` of the run folder ``ckpt`` lives in, for a command given a checkpoint
+    (by ``option``) and no ``--config``.
+
+    Raises:
+        LightCNNError: the checkpoint is not in a run folder, or the folder has no config.yaml.
+    """
+    run = run_dir_of(ckpt)
+    if run is None or not (run / "config.yaml").is_file():
+        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
+        raise LightCNNError(f"{option} {ckpt}: no --config given and {where}; give a config with --config")
+    return run / "config.yaml"

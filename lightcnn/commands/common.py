@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
-
 from lightning.pytorch import LightningDataModule
 
-from lightcnn.errors import LightCNNError
 
 
 def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataModule:
@@ -18,27 +15,14 @@ def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataMo
     instantiated by ``LightCNNCLI`` itself (no subcommand, nothing run)."""
     from lightcnn.cli import LightCNNCLI
 
-    if not Path(config).is_file():
-        raise LightCNNError(f"--config {config}: no such file")
-    cli = LightCNNCLI(args=["--config", config, *overrides, "--trainer.logger", "false"], run=False)
-    return cli.datamodule
+    return LightCNNCLI.from_config(config, [*overrides, "--trainer.logger", "false"]).datamodule
 
 
 def config_of(ckpt: str, config: str | None) -> str:
-    """``config``, or the ``config.yaml`` of the run folder ``ckpt`` lives in.
+    """``config``, or the ``config.yaml`` of the run folder ``ckpt`` lives in (``run_config_of``)."""
+    from lightcnn.run import run_config_of
 
-    Raises:
-        LightCNNError: no config given and the checkpoint's run folder has none.
-    """
-    from lightcnn.run import run_dir_of
-
-    if config:
-        return config
-    run = run_dir_of(ckpt)
-    if run is None or not (run / "config.yaml").is_file():
-        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
-        raise LightCNNError(f"--ckpt {ckpt}: no --config given and {where}; give a config whose data section has the images")
-    return str(run / "config.yaml")
+    return config or str(run_config_of(ckpt, "--ckpt"))
 
 
 def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None]) -> tuple:

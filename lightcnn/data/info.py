@@ -21,6 +21,10 @@ from typing import Any, Protocol, runtime_checkable
 from lightcnn.errors import LightCNNError
 
 
+# How checkpoints written before DataInfo recorded the data facts: four hyperparameters.
+LEGACY_DATA_KEYS = ("num_classes", "class_names", "in_channels", "image_size")
+
+
 @dataclass(frozen=True)
 class DataInfo:
     """The facts a task needs about its data.
