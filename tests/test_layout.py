@@ -74,7 +74,7 @@ def test_no_import_cycles_among_lightcnn_modules():
 
 def test_modules_stay_readable():
     sizes = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
-    assert {m: n for m, n in sizes.items() if n > 330} == {}
+    assert {m: n for m, n in sizes.items() if n > 300} == {}
 
 
 def test_lightning_overrides_match_the_installed_lightning():
