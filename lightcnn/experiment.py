@@ -85,12 +85,12 @@ class Experiment:
         last = history.epochs[-1]
         return {k: v[last] for k, v in history.series.items() if last in v}
 
-    def test(self, ckpt_path: str | None = "best") -> dict[str, float]:
+    def test(self, ckpt_path: str | None = "best", verbose: bool = True) -> dict[str, float]:
         """Test the best checkpoint of this run (``None``: the task as it is now); return the
-        test values (``test/acc``, ...)."""
+        test values (``test/acc``, ...). ``verbose=False``: no table of results printed."""
         if ckpt_path == "best" and not getattr(self.trainer.checkpoint_callback, "best_model_path", None):
             ckpt_path = None  # nothing saved yet (no fit in this session)
-        self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True)
+        self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True, verbose=verbose)
         return dict(self.history.test)
 
     @property

@@ -15,6 +15,7 @@ COMMANDS = {
     "compare": ("report", "compare"),
     "visualize": ("visualize", "main"),
     "coarse": ("coarse", "main"),
+    "sweep": ("sweep", "main"),
 }
 
 

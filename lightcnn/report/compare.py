@@ -61,7 +61,9 @@ def _short(value: Any, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _score(history: History, info: dict[str, Any], key: str) -> float | None:
+def score(history: History, info: dict[str, Any], key: str) -> float | None:
+    """A run's value of ``key``: test values as tested, the monitored ``val/*`` metric at the best
+    checkpoint's epoch, anything else at the last epoch."""
     if key.startswith("test/"):
         return history.test.get(key)
     if key.startswith("val/") and key == info.get("monitor"):
@@ -83,7 +85,7 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         run, history, info = load_run(d)
         runs[run_name(run, taken)] = (run, history, info)
     scores = compare_scores([i for _, _, i in runs.values()])
-    has = {k: [n for n, (_, h, i) in runs.items() if _score(h, i, k) is not None] for k in (*scores, metric)}
+    has = {k: [n for n, (_, h, i) in runs.items() if score(h, i, k) is not None] for k in (*scores, metric)}
     common = [k for k in scores if len(has[k]) == len(runs)]
     partial = {k: v for k, v in has.items() if 0 < len(v) < len(runs)}
     doc = Document(f"Comparison of {len(runs)} runs")
@@ -97,11 +99,11 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         params = info.get("params") or history.last("model/params")
         rows.append([
             name, info.get("task"), None if params is None else int(params), len(history.epochs), history.last("time/fit_s"),
-            *[_score(history, info, k) for k in header[5:-1]], verdict.flag if verdict else "-",
+            *[score(history, info, k) for k in header[5:-1]], verdict.flag if verdict else "-",
         ])
     doc.heading("Summary")
     doc.table(header, rows)
-    ranked = [(v, n) for n, (_, h, i) in runs.items() if (v := _score(h, i, metric)) is not None]
+    ranked = [(v, n) for n, (_, h, i) in runs.items() if (v := score(h, i, metric)) is not None]
     if ranked:
         best_value, best_name = (min if metric.endswith("loss") else max)(ranked)
         doc.para(f"best by {metric}: {best_name} ({best_value:.4f}). val/* scores are the best checkpoint's; train/* the last epoch's.")
@@ -114,7 +116,7 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         doc.para("Not common to all runs: " + "; ".join(notes) + ".")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    panels = _panels([h for _, h, _ in runs.values()], [i for _, _, i in runs.values()])
+    panels = curve_panels([h for _, h, _ in runs.values()], [i for _, _, i in runs.values()])
     if panels:
         with atomic_write(out / "compare_curves.png", "wb") as f:
             f.write(overlay_png({n: h for n, (_, h, _) in runs.items()}, panels))
@@ -130,7 +132,7 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
     return doc.write(out, "compare")
 
 
-def _panels(histories: list[History], infos: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+def curve_panels(histories: list[History], infos: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
     """``(title, validation key, training key or None)`` for the curve panels of the runs' task
     specs whose validation key every run has."""
     def everywhere(key: str | None) -> bool:

@@ -29,6 +29,8 @@ class ReportSpec:
         scores: the figures of the summary table and of ``compare`` (``val/*`` keys are the
             best checkpoint's when they are the monitored metric).
         sections: functions adding the task's own sections (per-class tables, retrieval, ...).
+        metrics: further keys the task logs every validation/test epoch; with the keys above
+            they are what a sweep may optimise (``lightcnn.sweep.check.known_metrics``).
     """
 
     curves: tuple[tuple[str, tuple[str, ...]], ...] = (("loss", ("train/loss_epoch", "val/loss")),)
@@ -37,6 +39,7 @@ class ReportSpec:
     epoch_table: tuple[str, ...] = ("train/loss_epoch", "val/loss", "time/epoch_s")
     scores: tuple[str, ...] = ("val/loss", "test/loss")
     sections: tuple[Section, ...] = field(default=())
+    metrics: tuple[str, ...] = ()
 
 
 GENERIC = ReportSpec()

@@ -48,6 +48,7 @@ class ClassificationTask(BaseTask):
         epoch_table=("train/loss_epoch", "val/loss", "train/acc", "val/acc", "time/epoch_s"),
         scores=("train/acc", "val/acc", "test/acc", "test/loss", "test/f1"),
         sections=(classification_sections,),
+        metrics=("val/precision", "val/recall", "val/f1", "test/precision", "test/recall"),
     )
 
     def __init__(self, label_smoothing: float = 0.0, tta_flip: bool = False, **kwargs: Any) -> None:

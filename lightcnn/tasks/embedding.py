@@ -55,6 +55,8 @@ class EmbeddingTask(BaseTask):
         epoch_table=("train/loss_epoch", "val/map_at_r", "time/epoch_s"),
         scores=("val/map_at_r", "test/map_at_r", "test/seen/map_at_r", "test/heldout/p_at_1", "test/all/map_at_r"),
         sections=(embedding_sections,),
+        metrics=tuple(f"{s}/{g}/{m}" for s in ("val", "test") for g in ("seen", "heldout", "all")
+                      for m in ("p_at_1", "r_precision", "map_at_r", "nmi", "ami")),
     )
 
     def __init__(

@@ -1,0 +1,132 @@
+"""Check every trial of a sweep against the base config before anything is written: each
+variant's keys and values through the CLI's own parser (so a key no config takes is caught
+with the variant that names it), and the metric against what the task logs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from lightcnn.cli import LightCNNCLI, _user_error_in
+from lightcnn.config_errors import explain
+from lightcnn.errors import LightCNNError
+from lightcnn.sweep.spec import SweepSpec, to_args
+
+RESERVED = {"trainer.default_root_dir": "the sweep puts each trial in its own folder", "name": "the variant names the trial",
+            "config": "the sweep's base names the config"}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks learned: the task class, the metric to rank by and its direction."""
+
+    task: type
+    metric: str
+    direction: str
+
+
+class _Parsed(Exception):
+    def __init__(self, cli: Any) -> None:
+        self.cli = cli
+
+
+class _ParseOnly(LightCNNCLI):
+    """The CLI up to its parsed config; nothing instantiated, no folder chosen."""
+
+    def before_instantiate_classes(self) -> None:
+        raise _Parsed(self)
+
+
+def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
+    """Parse the base config with each trial's overrides (and ``extra``, the command line's).
+
+    Raises:
+        LightCNNError: a key no config takes or a bad value (named, with the variant), a reserved
+            key, or a metric the task does not log (the logged ones listed).
+    """
+    trials = _trial_overrides(spec)
+    for label, overrides in trials:
+        for key in overrides:
+            root = key.split(".")[0] if key.split(".")[0] in ("name", "config") else key
+            if root in RESERVED:
+                raise LightCNNError(f"{spec.where(label)}: {key} cannot be set in a sweep: {RESERVED[root]}")
+        if "seed_everything" in overrides and any(p.seed is not None for p in spec.plans):
+            raise LightCNNError(f"{spec.where(label)}: seed_everything is set by repeats (seed, seed+1, ...); drop one of them")
+    parser = _parser(spec)
+    config = None
+    for label, overrides in trials:
+        args = ["--config", str(spec.base), *to_args(spec.overrides | overrides), *extra]
+        try:
+            parsed = parser.parse_args(args)
+            # Build the task and the DataModule (not the Trainer: no folder, no data read), so that
+            # what only their constructors check (backbone_args, batch sizes) is checked now too.
+            parser.instantiate_classes(parsed)
+        except LightCNNError as err:
+            raise LightCNNError(f"{spec.where(label)}: {err}") from err
+        except (argparse.ArgumentError, SystemExit) as err:
+            raise LightCNNError(f"{spec.where(label)}: {explain(str(err))}") from err
+        except Exception as err:  # jsonargparse wraps constructor errors; show ours unwrapped
+            cause = _user_error_in(err)
+            text = str(cause) if cause is not None else explain(str(err))
+            raise LightCNNError(f"{spec.where(label)}: {text}") from err
+        config = config or parsed
+    task = _task_class(config)
+    metric = spec.metric or (task.monitor.replace("val/", "test/", 1) if spec.test else task.monitor)
+    known = known_metrics(task)
+    if metric not in known:
+        raise LightCNNError(f"{spec.path}: metric {metric} is not logged by {task.__name__}; it logs {', '.join(sorted(known))}")
+    return Checked(task, metric, spec.direction or direction_of(metric, task))
+
+
+def _trial_overrides(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
+    """``(label, overrides)`` to check: every variant, or each search choice and bound."""
+    if spec.search is None:
+        return [(f"variant '{p.label}'", p.overrides | ({"seed_everything": p.seed} if p.seed is not None else {}))
+                for p in spec.plans]
+    out = []
+    for param in spec.search.params:
+        out += [(f"search.space.{param.key}", {param.key: v}) for v in param.examples()]
+    return out
+
+
+def _parser(spec: SweepSpec) -> Any:
+    seed_log = logging.getLogger("lightning.fabric.utilities.seed")
+    level = seed_log.level
+    seed_log.setLevel(logging.WARNING)  # "Seed set to 0" for a parse that trains nothing
+    try:
+        _ParseOnly(args=["--config", str(spec.base)], run=False)
+    except _Parsed as done:
+        return done.cli.parser
+    except (argparse.ArgumentError, SystemExit) as err:
+        raise LightCNNError(f"{spec.path}: base {spec.base}: {explain(str(err), [str(spec.base)])}") from err
+    finally:
+        seed_log.setLevel(level)
+    raise AssertionError("unreachable: the parse-only CLI always stops before instantiating")
+
+
+def _task_class(config: Any) -> type:
+    path = str(config["model"]["class_path"])
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def known_metrics(task: type) -> set[str]:
+    """The keys a task declares it logs: its monitor and its report spec's keys, each val/test
+    name under both stages."""
+    spec = task.report_spec
+    keys = {task.monitor, *spec.scores, *spec.epoch_table, *spec.metrics, *(k for _, ks in spec.curves for k in ks)}
+    keys |= {k for pair in (spec.gap, spec.overfit) if pair for k in pair if "/" in k}
+    names = {k.split("/", 1)[1] for k in keys if k.startswith(("val/", "test/"))}
+    return {k for k in keys if k.startswith("train/")} | {f"{s}/{n}" for s in ("val", "test") for n in names}
+
+
+def direction_of(metric: str, task: type) -> str:
+    """The task's monitor mode for its own metric at any stage; losses are minimised, the rest
+    (accuracy, F1, MAP@R...) maximised."""
+    name = metric.split("/", 1)[1]
+    if name == task.monitor.split("/", 1)[1]:
+        return "maximize" if task.monitor_mode == "max" else "minimize"
+    return "minimize" if "loss" in name else "maximize"

@@ -1,0 +1,113 @@
+"""One trial of a sweep, in the worker's own process: ``fit`` then ``test`` of the best
+checkpoint, exactly as ``lightcnn fit`` / ``lightcnn test`` would run them, into the trial's folder.
+
+In-process, a trial costs no start-up (imports take seconds here); the Trainer's own launchers
+still work: a DDP trial's other ranks re-run the sweep command and find their trial in the
+environment (``TRIAL_ENV``), so they run that same trial and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lightcnn.errors import LightCNNError
+from lightcnn.run import RUN_DIR_ENV
+
+TRIAL_ENV = "LIGHTCNN_SWEEP_TRIAL"  # the trial a DDP rank launched by a sweep worker runs
+ERROR_FILE = "error.txt"  # a failed trial's traceback, in its folder
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """What to run: the base config and overrides (CLI style), the folder, whether to test."""
+
+    base: str
+    args: list[str]
+    run_dir: str
+    test: bool
+    metric: str
+    prune_on: str | None = None  # the validation key a search prunes on
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> TrialJob | None:
+        raw = os.environ.get(TRIAL_ENV)
+        return cls(**json.loads(raw)) if raw else None
+
+
+@dataclass
+class Outcome:
+    value: float | None = None
+    pruned_at: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    logged: list[str] = field(default_factory=list)
+
+
+def run_trial(job: TrialJob, trial: Any = None) -> Outcome:
+    """Fit (pruned by ``trial`` when the job prunes), test the best checkpoint, read the metric.
+
+    Any failure is caught and returned as ``Outcome.error`` (one line; the traceback is written
+    to ``error.txt`` in the trial folder), so the sweep goes on.
+    """
+    from lightcnn.experiment import Experiment
+    from lightcnn.sweep.pruning import OptunaPruning
+
+    started = time.perf_counter()
+    out = Outcome()
+    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, TRIAL_ENV)}
+    os.environ[RUN_DIR_ENV], os.environ[TRIAL_ENV] = job.run_dir, job.to_env()
+    try:
+        exp = Experiment.from_config(job.base, *job.args)
+        pruning = OptunaPruning(trial, job.prune_on) if job.prune_on else None
+        if pruning is not None:
+            exp.trainer.callbacks.append(pruning)
+        exp.fit()
+        out.pruned_at = pruning.pruned_at if pruning is not None else None
+        if job.test and out.pruned_at is None:
+            exp.test("best", verbose=False)  # the sweep prints one line per trial
+        out.value, out.logged = metric_value(Path(job.run_dir), job.metric)
+        if out.value is None and out.pruned_at is None:
+            out.error = f"the metric {job.metric} was not logged; this trial logged {', '.join(out.logged) or 'nothing'}"
+    except Exception as err:  # noqa: BLE001 - a failing trial is recorded and the sweep goes on
+        out.error = _one_line(err)
+        Path(job.run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(job.run_dir) / ERROR_FILE).write_text(traceback.format_exc())
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def metric_value(run: Path, metric: str) -> tuple[float | None, list[str]]:
+    """The trial's value of ``metric`` (a monitored ``val/*`` metric: the best checkpoint's) and
+    the keys it logged."""
+    import math
+
+    from lightcnn.report.compare import score
+    from lightcnn.report.run_report import load_run
+
+    try:
+        _, history, info = load_run(run)
+    except LightCNNError:
+        return None, []
+    value = score(history, info, metric)
+    logged = sorted({*history.series, *history.test})
+    return (value if value is not None and math.isfinite(value) else None), logged
+
+
+def _one_line(err: BaseException) -> str:
+    from lightcnn.cli import _user_error_in
+
+    cause = _user_error_in(err)
+    text = str(cause) if cause is not None else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())[:500]
