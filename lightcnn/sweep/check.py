@@ -65,13 +65,13 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             # what only their constructors check (backbone_args, batch sizes) is checked now too.
             parser.instantiate_classes(parsed)
         except LightCNNError as err:
-            raise LightCNNError(f"{spec.where(label)}: {err}") from err
+            raise LightCNNError(f"{spec.where(label)}: {_line(str(err))}") from err
         except (argparse.ArgumentError, SystemExit) as err:
-            raise LightCNNError(f"{spec.where(label)}: {explain(str(err))}") from err
+            raise LightCNNError(f"{spec.where(label)}: {_line(explain(str(err)))}") from err
         except Exception as err:  # jsonargparse wraps constructor errors; show ours unwrapped
             cause = _user_error_in(err)
             text = str(cause) if cause is not None else explain(str(err))
-            raise LightCNNError(f"{spec.where(label)}: {text}") from err
+            raise LightCNNError(f"{spec.where(label)}: {_line(text)}") from err
         config = config or parsed
     task = _task_class(config)
     metric = spec.metric or (task.monitor.replace("val/", "test/", 1) if spec.test else task.monitor)
@@ -79,6 +79,11 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
     if metric not in known:
         raise LightCNNError(f"{spec.path}: metric {metric} is not logged by {task.__name__}; it logs {', '.join(sorted(known))}")
     return Checked(task, metric, spec.direction or direction_of(metric, task))
+
+
+def _line(text: str) -> str:
+    """One line: the parser's hints (valid options) follow the message after a semicolon."""
+    return "; ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
 def _trial_overrides(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:

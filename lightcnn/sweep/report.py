@@ -133,7 +133,7 @@ def _write_csv(path: Path, header: list[str], table: list[list[Any]]) -> None:
 
 
 def _figures(doc: Document, spec: SweepSpec, study: Any, rows: list[Row], done: list[Row], metric: str) -> None:
-    from lightcnn.sweep.figures import bars_png, heatmap_png, optuna_png, scatter_png
+    from lightcnn.sweep.figures import bars_png, heatmap_png, scatter_png
 
     folder = spec.folder
     groups: dict[str, list[float]] = {}

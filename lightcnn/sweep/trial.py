@@ -73,7 +73,8 @@ def run_trial(job: TrialJob, trial: Any = None) -> Outcome:
         exp.fit()
         out.pruned_at = pruning.pruned_at if pruning is not None else None
         if job.test and out.pruned_at is None:
-            exp.test("best", verbose=False)  # the sweep prints one line per trial
+            best = Path(job.run_dir) / "checkpoints" / "best.ckpt"
+            exp.test(str(best) if best.is_file() else "best", verbose=False)  # the sweep prints one line per trial
         out.value, out.logged = metric_value(Path(job.run_dir), job.metric)
         if out.value is None and out.pruned_at is None:
             out.error = f"the metric {job.metric} was not logged; this trial logged {', '.join(out.logged) or 'nothing'}"
