@@ -181,6 +181,7 @@ class Worker:
 
     def _run_search(self) -> None:
         budget = self.spec.search.trials
+        repeats = 0
         while True:
             if sum(self._counts(t) or self._failed_in_this_run(t) for t in self.trials()) >= budget:
                 return
@@ -188,13 +189,22 @@ class Worker:
             trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
             self.storage.set_trial_system_attr(trial_id, PROC, this_process())
             self.storage.set_trial_system_attr(trial_id, BEAT, time.time())
-            ahead = [t for t in self.trials() if t.number < trial.number and (self._counts(t) or self._failed_in_this_run(t))]
-            if len(ahead) >= budget:  # another worker took the last one meanwhile
-                self._finish(trial_id, "FAIL", {IGNORED: "over the trial budget"})
-                return
             overrides = {}
             for param in self.spec.search.params:
                 _, overrides[param.key] = param.suggest(trial)
+            others = [t for t in self.trials() if t.number < trial.number and (self._counts(t) or self._failed_in_this_run(t))]
+            if len(others) >= budget:  # another worker took the last one meanwhile
+                self._finish(trial_id, "FAIL", {IGNORED: "over the trial budget"})
+                return
+            if repeats < 3 and any(t.state.name == "RUNNING" and t.params == trial.params and t.system_attrs.get(PROC) != this_process()
+                                   for t in others):
+                # Workers started together with one seeded sampler draw the same points: the later
+                # claim gives way and this worker's sampler continues from a fresh random state.
+                self._finish(trial_id, "FAIL", {IGNORED: "duplicate: another worker is running these parameters"})
+                self.study.sampler.reseed_rng()
+                repeats += 1
+                continue
+            repeats = 0
             key = f"trial_{trial.number:03d}"
             for k, v in {"key": key, "label": key, "overrides": json.dumps(overrides, default=str)}.items():
                 trial.set_user_attr(k, v)

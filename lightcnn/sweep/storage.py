@@ -52,8 +52,9 @@ def open_storage(url: str | None, folder: Path) -> Any:
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except ImportError as err:
-        driver = "psycopg2-binary" if url.startswith("postgresql") else "the database driver"
-        raise LightCNNError(f"--storage {shown(url)}: {driver} is not installed ({err}); {INSTALL} installs the PostgreSQL one") from err
+        cause = str(err.__cause__ or err).strip().splitlines()[0]
+        raise LightCNNError(f"--storage {shown(url)}: the database driver is not installed ({cause}); {INSTALL} installs "
+                            f"PostgreSQL's (psycopg)") from err
     except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; each means "cannot use this URL"
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise LightCNNError(f"--storage {shown(url)}: cannot open the study storage: {reason}") from err
