@@ -77,3 +77,50 @@ def test_ddp_embedding_fit_and_evaluation_match_one_process(mnist_root, tmp_path
     assert len(keys) >= 45  # model and both baselines, three groups, five metrics
     for k in keys:
         assert float(two[k]) == pytest.approx(float(one[k]), abs=1e-6), k
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_by_torchrun_match_one_process(mnist_root, tmp_path, monkeypatch):
+    """Multi-node as a cluster runs it: ``torchrun --nnodes 2`` started once per node (here both
+    on localhost, one process each), Lightning reading the ranks from the environment."""
+    monkeypatch.chdir(tmp_path)
+    common = ["--config", str(REPO / "configs" / "mnist_classify.yaml"), "--data.root", str(mnist_root), "--data.download", "false",
+              "--model.init_args.backbone_args.batchnorm", "false", "--trainer.max_epochs", "2", *QUIET]
+    one = [*common, "--data.batch_size", "32", "--name", "one"]
+    two = [*common, "--data.batch_size", "16", "--name", "two", "--trainer.strategy", "ddp", "--trainer.devices", "1",
+           "--trainer.num_nodes", "2"]
+    assert main(["fit", *one]) == 0
+    port = _free_port()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    logs = [tmp_path / f"node{rank}.log" for rank in (0, 1)]  # files, not pipes: a full pipe would stall a rank
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                               "--node_rank", str(rank), "--master_addr", "127.0.0.1", "--master_port", str(port),
+                               "-m", "lightcnn", "fit", *two], cwd=tmp_path, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+             for rank, log in zip((0, 1), logs)]
+    try:
+        for node, log in zip(nodes, logs):
+            assert node.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        for node in nodes:
+            node.kill()
+    assert [p.name for p in (tmp_path / "runs" / "two").iterdir()] == ["version_0"]  # one run folder for both nodes
+    runs = {n: tmp_path / "runs" / n / "version_0" for n in ("one", "two")}
+    for epoch_key in ("val/loss", "train/loss_epoch"):
+        values = {n: json.loads((r / "history.json").read_text())["epochs"] for n, r in runs.items()}
+        for epoch in ("0", "1"):
+            assert values["two"][epoch][epoch_key] == pytest.approx(values["one"][epoch][epoch_key], rel=1e-5), (epoch_key, epoch)
+    for n, run in runs.items():  # the two best checkpoints give the same test results, in one process
+        single = ["--trainer.strategy", "auto", "--trainer.num_nodes", "1", "--trainer.devices", "1"]
+        assert main(["test", "--ckpt_path", str(run / "checkpoints" / "best.ckpt"), *QUIET, *single]) == 0
+    confusion = {n: json.loads((r / "test_per_class.json").read_text())["confusion"] for n, r in runs.items()}
+    assert confusion["two"] == confusion["one"]
+    tested = {n: json.loads((r / "history.json").read_text())["test"]["test/loss"] for n, r in runs.items()}
+    assert tested["two"] == pytest.approx(tested["one"], rel=1e-5)

@@ -48,17 +48,20 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             key, or a metric the task does not log (the logged ones listed).
     """
     trials = _trial_overrides(spec)
-    for label, overrides in trials:
+    seeded = any(p.seed is not None for p in spec.plans)
+    for label, overrides in [("overrides", spec.overrides), *((f"variant '{p.label}'", p.overrides) for p in spec.plans), *trials]:
         for key in overrides:
             root = key.split(".")[0] if key.split(".")[0] in ("name", "config") else key
             if root in RESERVED:
                 raise LightCNNError(f"{spec.where(label)}: {key} cannot be set in a sweep: {RESERVED[root]}")
-        if "seed_everything" in overrides and any(p.seed is not None for p in spec.plans):
+        if seeded and "seed_everything" in overrides:
             raise LightCNNError(f"{spec.where(label)}: seed_everything is set by repeats (seed, seed+1, ...); drop one of them")
     parser = _parser(spec)
     config = None
     for label, overrides in trials:
         args = ["--config", str(spec.base), *to_args(spec.overrides | overrides), *extra]
+        if seeded:
+            args += ["--seed_everything", str(spec.plans[0].seed)]
         try:
             parsed = parser.parse_args(args)
             # Build the task and the DataModule (not the Trainer: no folder, no data read), so that
@@ -89,8 +92,7 @@ def _line(text: str) -> str:
 def _trial_overrides(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
     """``(label, overrides)`` to check: every variant, or each search choice and bound."""
     if spec.search is None:
-        return [(f"variant '{p.label}'", p.overrides | ({"seed_everything": p.seed} if p.seed is not None else {}))
-                for p in spec.plans]
+        return [(f"variant '{p.label}'", p.overrides) for p in spec.plans]
     out = []
     for param in spec.search.params:
         out += [(f"search.space.{param.key}", {param.key: v}) for v in param.examples()]
