@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lightcnn.cli import main
-from tests.conftest import write_plugin
+from tests.conftest import REPO, write_plugin
 from tests.sweep.helpers import history, study_of, trials_by_key, write_sweep
 
 GRID = "grid:\n  model.backbone_args.width: [4, 8]\n  model.label_smoothing: {plain: 0.0, smooth: 0.1}\n"
@@ -111,3 +111,16 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch,
     assert len(err) == 1 and err[0].startswith("lightcnn: error: ") and message in err[0], err
     assert "secret" not in err[0]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["mnist_grid", "mnist_variants", "mnist_search"])
+def test_shipped_sweeps_pass_their_checks(name):
+    from lightcnn.cli import _import_builtins
+    from lightcnn.sweep.check import check_sweep
+    from lightcnn.sweep.spec import read_sweep
+
+    _import_builtins()
+    spec = read_sweep(REPO / "configs" / "sweeps" / f"{name}.yaml")
+    checked = check_sweep(spec, [])
+    expected = {"mnist_grid": ("test/acc", 6), "mnist_variants": ("test/acc", 18), "mnist_search": ("val/acc", 0)}[name]
+    assert (checked.metric, len(spec.plans)) == expected and checked.direction == "maximize"
