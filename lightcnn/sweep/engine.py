@@ -196,11 +196,12 @@ class Worker:
             if len(others) >= budget:  # another worker took the last one meanwhile
                 self._finish(trial_id, "FAIL", {IGNORED: "over the trial budget"})
                 return
-            if repeats < 3 and any(t.state.name == "RUNNING" and t.params == trial.params and t.system_attrs.get(PROC) != this_process()
+            if repeats < 3 and any(self._counts(t) and t.params == trial.params and t.system_attrs.get(PROC) != this_process()
                                    for t in others):
-                # Workers started together with one seeded sampler draw the same points: the later
-                # claim gives way and this worker's sampler continues from a fresh random state.
-                self._finish(trial_id, "FAIL", {IGNORED: "duplicate: another worker is running these parameters"})
+                # Another worker with the same seeded sampler (started beside this one, or earlier:
+                # a rerun) draws the same points: this claim gives way and this worker's sampler
+                # continues from a fresh random state. Three tries, for spaces with few points.
+                self._finish(trial_id, "FAIL", {IGNORED: "duplicate: another worker ran these parameters"})
                 self.study.sampler.reseed_rng()
                 repeats += 1
                 continue

@@ -1,8 +1,11 @@
 """Optuna pruning from the per-epoch validation metric, as a Lightning callback.
 
-optuna-integration's ``PyTorchLightningPruningCallback`` is another package to install and, in
-DDP, expects the Optuna trial in every process; this one needs the trial on rank 0 only (the
-sweep worker) and broadcasts the decision, so every rank stops after the same epoch.
+optuna-integration's ``PyTorchLightningPruningCallback`` (checked in 5.0.0) does import the
+``lightning`` namespace, but it is another package to install, in DDP it accepts only an RDB
+storage (not the journal file a sweep uses by default) and reads a private Trainer attribute, and
+it raises ``TrialPruned`` inside the fit, which abandons the epoch's checkpoint and run report.
+This one needs the Optuna trial on rank 0 only (the sweep worker), broadcasts the decision so
+every rank stops after the same epoch, and stops the fit the normal way (``should_stop``).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def run_trial(job: TrialJob, trial: Any = None) -> Outcome:
 
     started = time.perf_counter()
     out = Outcome()
-    saved = {k: os.environ.get(k) for k in (RUN_DIR_ENV, TRIAL_ENV)}
+    saved = dict(os.environ)  # the Trainer's launchers add MASTER_PORT, ranks, ...: each trial starts clean
     os.environ[RUN_DIR_ENV], os.environ[TRIAL_ENV] = job.run_dir, job.to_env()
     try:
         exp = Experiment.from_config(job.base, *job.args)
@@ -83,10 +83,20 @@ def run_trial(job: TrialJob, trial: Any = None) -> Outcome:
         Path(job.run_dir).mkdir(parents=True, exist_ok=True)
         (Path(job.run_dir) / ERROR_FILE).write_text(traceback.format_exc())
     finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        _end_distributed()
+        os.environ.clear()
+        os.environ.update(saved)
     out.seconds = time.perf_counter() - started
     return out
+
+
+def _end_distributed() -> None:
+    """Close a DDP trial's process group: Lightning leaves it open after a fit, and the next
+    trial would reuse it, with the previous trial's (finished) processes as its peers."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def metric_value(run: Path, metric: str) -> tuple[float | None, list[str]]:

@@ -124,3 +124,13 @@ def test_shipped_sweeps_pass_their_checks(name):
     checked = check_sweep(spec, [])
     expected = {"mnist_grid": ("test/acc", 6), "mnist_variants": ("test/acc", 18), "mnist_search": ("val/acc", 0)}[name]
     assert (checked.metric, len(spec.plans)) == expected and checked.direction == "maximize"
+
+
+def test_without_optuna_the_sweep_names_the_install_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(__import__("sys").modules, "optuna", None)  # import optuna -> ImportError
+    path = write_sweep(tmp_path, "variants:\n  a: {}\n")
+    assert main(["sweep", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "lightcnn: error: lightcnn sweep needs Optuna, which is not installed: pip install -e '.[sweep]'"
+    assert not (tmp_path / "runs").exists()
