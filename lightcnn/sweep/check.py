@@ -58,8 +58,11 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             raise LightCNNError(f"{spec.where(label)}: seed_everything is set by repeats (seed, seed+1, ...); drop one of them")
     parser = _parser(spec)
     config = None
-    for label, overrides in trials:
-        args = ["--config", str(spec.base), *to_args(spec.overrides | overrides), *extra]
+    # the command line alone, then with the file's common overrides, then every trial: each
+    # mistake is blamed on where it is
+    given = [("command line", {}, extra), ("overrides", spec.overrides, extra)] if extra else [("overrides", spec.overrides, [])]
+    for label, overrides, command_line in [*given, *((label, spec.overrides | o, extra) for label, o in trials)]:
+        args = ["--config", str(spec.base), *to_args(overrides), *command_line]
         if seeded:
             args += ["--seed_everything", str(spec.plans[0].seed)]
         try:
@@ -68,13 +71,13 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             # what only their constructors check (backbone_args, batch sizes) is checked now too.
             parser.instantiate_classes(parsed)
         except LightCNNError as err:
-            raise LightCNNError(f"{spec.where(label)}: {_line(str(err))}") from err
+            raise LightCNNError(f"{_where(spec, label)}: {_line(str(err))}") from err
         except (argparse.ArgumentError, SystemExit) as err:
-            raise LightCNNError(f"{spec.where(label)}: {_line(explain(str(err)))}") from err
+            raise LightCNNError(f"{_where(spec, label)}: {_line(explain(str(err)))}") from err
         except Exception as err:  # jsonargparse wraps constructor errors; show ours unwrapped
             cause = _user_error_in(err)
             text = str(cause) if cause is not None else explain(str(err))
-            raise LightCNNError(f"{spec.where(label)}: {_line(text)}") from err
+            raise LightCNNError(f"{_where(spec, label)}: {_line(text)}") from err
         config = config or parsed
     task = _task_class(config)
     metric = spec.metric or (task.monitor.replace("val/", "test/", 1) if spec.test else task.monitor)
@@ -82,6 +85,10 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
     if metric not in known:
         raise LightCNNError(f"{spec.path}: metric {metric} is not logged by {task.__name__}; it logs {', '.join(sorted(known))}")
     return Checked(task, metric, spec.direction or direction_of(metric, task))
+
+
+def _where(spec: SweepSpec, label: str) -> str:
+    return "lightcnn sweep (command line)" if label == "command line" else spec.where(label)
 
 
 def _line(text: str) -> str:

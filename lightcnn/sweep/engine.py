@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import threading
 import time
@@ -32,6 +31,7 @@ from lightcnn.sweep.spec import SweepSpec, TrialPlan, to_args
 from lightcnn.sweep.space import require_optuna
 from lightcnn.sweep.trial import Outcome, TrialJob, run_trial
 
+ATTEMPTS = ".attempts"  # earlier attempts of redone trials, in the sweep folder
 HEARTBEAT_S = 15.0
 GRACE_S = 120.0
 PROC, BEAT, ERROR, INTERRUPTED, IGNORED = "lightcnn:proc", "lightcnn:heartbeat", "lightcnn:error", "lightcnn:interrupted", "lightcnn:ignored"
@@ -213,8 +213,10 @@ class Worker:
 
     def _run(self, trial_id: int, number: int, key: str, overrides: dict[str, Any], trial: Any = None) -> Outcome:
         folder = self.spec.folder / key
-        if folder.exists():
-            shutil.rmtree(folder)  # an earlier, unfinished attempt of this trial
+        if folder.exists():  # an earlier, failed or interrupted attempt: kept aside, not deleted
+            aside = self.spec.folder / ATTEMPTS / f"{key.replace('/', '-')}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(aside)
         self.storage.set_trial_user_attr(trial_id, "dir", key)
         metric = self.checked.metric
         prune_on = None

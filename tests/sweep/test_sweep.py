@@ -86,9 +86,12 @@ def test_a_failing_trial_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tm
     assert [t.state.name for t in by_key["broken"]] == ["FAIL", "FAIL"]
     assert [t.state.name for t in by_key["fine"]] == ["COMPLETE"]
     assert (folder / "fine" / "history.json").stat().st_mtime_ns == stamp
+    (attempt,) = (folder / ".attempts").iterdir()  # the first attempt's folder, kept aside
+    assert attempt.name.startswith("broken.") and "boom in training" in (attempt / "error.txt").read_text()
 
 
 @pytest.mark.parametrize("body, storage, message", [
+    ("variants:\n  a: {}\n", "--data.rot", "lightcnn sweep (command line): unknown key 'data.rot': MNISTDataModule has no option 'rot'"),
     ("variants:\n  deeper: {model.backbone_args.dpth: 4}\n", None,
      "variant 'deeper': backbone 'mnist_cnn' has no option 'dpth'"),
     ("variants:\n  big: {data.batch_sizes: 4}\n", None, "variant 'big': "),
@@ -106,7 +109,8 @@ def test_a_failing_trial_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tm
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, body, storage, message):
     monkeypatch.chdir(tmp_path)
     path = write_sweep(tmp_path, body)
-    assert main(["sweep", "--config", str(path), *(["--storage", storage] if storage else [])]) == 2
+    extra = [storage, "x"] if storage and storage.startswith("--data") else ["--storage", storage] if storage else []
+    assert main(["sweep", "--config", str(path), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lightcnn: error: ") and message in err[0], err
     assert "secret" not in err[0]
@@ -133,4 +137,14 @@ def test_without_optuna_the_sweep_names_the_install_command(tmp_path, monkeypatc
     assert main(["sweep", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "lightcnn: error: lightcnn sweep needs Optuna, which is not installed: pip install -e '.[sweep]'"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_common_override_is_blamed_on_the_overrides(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, "variants:\n  a: {}\n")
+    path.write_text(path.read_text().replace("data.val_size: 0.2", "data.val_sizes: 0.2"))
+    assert main(["sweep", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"lightcnn: error: {path}: overrides: unknown key 'data.val_sizes'") and "\n" not in err
     assert not (tmp_path / "runs").exists()
