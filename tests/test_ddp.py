@@ -59,6 +59,7 @@ def test_ddp_classification_matches_one_process(mnist_root, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 def test_ddp_embedding_fit_and_evaluation_match_one_process(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", str(REPO / "configs" / "mnist_embed.yaml"), "--data.root", str(mnist_root), "--data.download", "false",
@@ -88,6 +89,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.cluster
 def test_two_nodes_by_torchrun_match_one_process(mnist_root, tmp_path, monkeypatch):
     """Multi-node as a cluster runs it: ``torchrun --nnodes 2`` started once per node (here both
     on localhost, one process each), Lightning reading the ranks from the environment."""

@@ -11,6 +11,7 @@ BASE = REPO / "configs" / "mnist_fast.yaml"
 def tiny_overrides(root: Path, epochs: int = 1) -> str:
     return (f"overrides:\n  data.root: {root}\n  data.download: false\n  data.batch_size: 32\n  data.val_size: 0.2\n"
             f"  trainer.max_epochs: {epochs}\n  trainer.enable_progress_bar: false\n  trainer.enable_model_summary: false\n"
+            f"  trainer.num_sanity_val_steps: 0\n"
             f"  model.backbone_args: {{width: 4, batchnorm: true}}\n")
 
 

@@ -1,0 +1,25 @@
+"""A trial leaves the worker's process as it found it: a DDP trial's process group closed (the
+next trial would otherwise reuse it, with finished processes as peers) and the environment the
+Trainer's launcher changed restored; a failure becomes one line plus the traceback in the folder."""
+
+import os
+import socket
+
+import torch.distributed as dist
+
+from lightcnn.sweep.trial import ERROR_FILE, TrialJob, run_trial
+
+
+def test_process_group_closed_environment_restored_failure_recorded(tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    monkeypatch.setenv("KEEP_ME", "1")
+    before = dict(os.environ)
+    job = TrialJob(str(tmp_path / "missing.yaml"), [], str(tmp_path / "trial"), True, "test/acc")
+    out = run_trial(job)
+    assert not dist.is_initialized()
+    assert dict(os.environ) == before
+    assert out.error == "--config " + str(tmp_path / "missing.yaml") + ": no such file" and out.value is None
+    assert "LightCNNError" in (tmp_path / "trial" / ERROR_FILE).read_text()
