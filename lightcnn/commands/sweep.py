@@ -16,6 +16,7 @@ from lightcnn.errors import LightCNNError
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="lightcnn sweep",
+        allow_abbrev=False,  # --storag is a mistake to report, not --storage
         description="Run a sweep file's variants, grid or search (see the README's Sweeps section). Options after the "
         "known ones (--data.root .data, --trainer.max_epochs 2) apply to every trial.",
     )

@@ -121,6 +121,9 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     if not isinstance(raw, dict):
         raise LightCNNError(f"{path}: a sweep file is a mapping with 'base' and one of 'variants', 'grid', 'search'")
     unknown = sorted(set(map(str, raw)) - set(TOP_KEYS))
+    if "base" not in raw and {"model", "data", "trainer"} & set(map(str, raw)):
+        raise LightCNNError(f"{path}: this is a lightcnn run config, not a sweep file; a sweep file names it as its base, "
+                            f"e.g. base: {path.name} with variants, grid or search (see configs/sweeps/)")
     if unknown:
         raise LightCNNError(f"{path}: unknown key '{unknown[0]}'; a sweep file takes {', '.join(TOP_KEYS)}")
     modes = [m for m in ("variants", "grid", "search") if m in raw]
@@ -149,7 +152,10 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
         raise LightCNNError(f"{path}: test {test!r}: use true (test each trial's best checkpoint) or false")
     if metric is not None and metric.startswith("test/") and not test:
         raise LightCNNError(f"{path}: metric {metric} needs test: true (the trials are not tested)")
-    root = Path(raw.get("root") or "runs")
+    root = raw.get("root", "runs")
+    if not isinstance(root, str) or not root:
+        raise LightCNNError(f"{path}: root {root!r}: give the folder sweeps go in (default runs)")
+    root = Path(root)
     common = dict(name=name, base=base, overrides=overrides, mode=mode, metric=metric, direction=direction, test=test, root=root, path=path)
     if mode == "search":
         if "repeats" in raw:

@@ -61,6 +61,8 @@ def test_overrides_become_command_line_options():
     ("variants: {a: {}}\ngrid: {model.lr: [1]}\n", "exactly one of 'variants', 'grid', 'search' (found variants, grid)"),
     ("variants: {a: {}}\nrepeat: 2\n", "unknown key 'repeat'"),
     ("variants: {a: {}}\nrepeats: 0\n", "repeats: 0: give an integer >= 1"),
+    ("variants: {a: {}}\nroot: 5\n", "root 5: give the folder sweeps go in"),
+    ("variants: {a: {}}\nname: a/b\n", "name 'a/b': use letters"),
     ("variants: {a: {}}\ndirection: up\n", "direction 'up': use maximize or minimize"),
     ("variants: {a: {}}\nmetric: test/acc\ntest: false\n", "metric test/acc needs test: true"),
     ("search: {trials: 2, space: {model.lr: {type: float, low: 0.1, high: 0.01}}}\n", "low must be below high (got low 0.1, high 0.01)"),
@@ -78,6 +80,11 @@ def test_malformed_sweep_files_are_one_line_naming_the_key(tmp_path, text, messa
         read_sweep(sweep(tmp_path, text))
     assert message in str(err.value) and "\n" not in str(err.value)
     assert str(tmp_path / "s.yaml") in str(err.value)
+
+
+def test_a_run_config_given_as_a_sweep_file_says_so(tmp_path):
+    with pytest.raises(LightCNNError, match="this is a lightcnn run config, not a sweep file; a sweep file names it as its base"):
+        read_sweep(BASE)
 
 
 def test_missing_base_and_missing_file(tmp_path):

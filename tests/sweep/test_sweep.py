@@ -91,6 +91,7 @@ def test_a_failing_trial_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tm
 
 
 @pytest.mark.parametrize("body, storage, message", [
+    ("variants:\n  a: {}\n", "--storag", "lightcnn sweep (command line): unknown option --storag"),
     ("variants:\n  a: {}\n", "--data.rot", "lightcnn sweep (command line): unknown key 'data.rot': MNISTDataModule has no option 'rot'"),
     ("variants:\n  deeper: {model.backbone_args.dpth: 4}\n", None,
      "variant 'deeper': backbone 'mnist_cnn' has no option 'dpth'"),
@@ -109,7 +110,7 @@ def test_a_failing_trial_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tm
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, body, storage, message):
     monkeypatch.chdir(tmp_path)
     path = write_sweep(tmp_path, body)
-    extra = [storage, "x"] if storage and storage.startswith("--data") else ["--storage", storage] if storage else []
+    extra = [storage, "x"] if storage and storage.startswith("--") else ["--storage", storage] if storage else []
     assert main(["sweep", "--config", str(path), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lightcnn: error: ") and message in err[0], err
