@@ -108,7 +108,7 @@ def write_sweep_report(spec: SweepSpec, study: Any) -> tuple[Path, Path]:
     for r in rows:
         verdict = verdict_of(r.history, r.info) if r.history is not None else None
         table.append([
-            r.label, r.seed, r.state, " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in r.overrides.items()) or "(base)",
+            r.label, r.seed, r.state, " ".join(f"{k}={_shown(v)}" for k, v in r.overrides.items()) or "(base)",
             r.info.get("params"), r.info.get("flops"), r.history.last("time/fit_s") if r.history else None,
             *_stage_values(r, metric), verdict.flag if verdict else "-",
         ])
@@ -121,6 +121,16 @@ def write_sweep_report(spec: SweepSpec, study: Any) -> tuple[Path, Path]:
         doc.para(f"best: {best.key} ({metric} {best.value:.4f}).")
     _figures(doc, spec, study, rows, done, metric)
     return doc.write(folder, "sweep")
+
+
+def _shown(value: Any) -> str:
+    """An override as the table shows it: text as is, floats to 4 significant digits (a search's
+    0.00044303752452182633 reads 0.000443), the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value, default=str)
 
 
 def _write_csv(path: Path, header: list[str], table: list[list[Any]]) -> None:

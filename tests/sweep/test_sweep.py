@@ -149,3 +149,10 @@ def test_a_bad_common_override_is_blamed_on_the_overrides(tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"lightcnn: error: {path}: overrides: unknown key 'data.val_sizes'") and "\n" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_overrides_are_shown_readably_in_the_table():
+    from lightcnn.sweep.report import _shown
+
+    assert [_shown(v) for v in (0.00044303752452182633, 0.1, 4, None, True, "convnet", [{"name": "hflip"}])] == [
+        "0.000443", "0.1", "4", "null", "true", "convnet", '[{"name": "hflip"}]']
