@@ -42,11 +42,15 @@ def main(argv: list[str]) -> int:
     from lightcnn.sweep.engine import Worker
     from lightcnn.sweep.report import rows_of, write_sweep_report
     from lightcnn.sweep.spec import read_sweep
-    from lightcnn.sweep.storage import open_storage
+    from lightcnn.sweep.storage import JOURNAL, open_storage, shown, storage_study_names
 
     spec = read_sweep(a.config, a.name)
     checked = check_sweep(spec, extra)
+    if a.report and a.storage is None and not (spec.folder / JOURNAL).is_file():
+        raise LightCNNError(f"--report: {spec.folder} holds no sweep yet (no {JOURNAL}); run lightcnn sweep --config {a.config} first")
     storage = open_storage(a.storage, spec.folder)  # checks done: from here on things are written
+    if a.report and spec.name not in storage_study_names(storage):
+        raise LightCNNError(f"--report: no study named '{spec.name}' in --storage {shown(a.storage)}; run the sweep first")
 
     def report(study: object) -> None:
         try:

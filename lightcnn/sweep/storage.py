@@ -58,3 +58,8 @@ def open_storage(url: str | None, folder: Path) -> Any:
     except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; each means "cannot use this URL"
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise LightCNNError(f"--storage {shown(url)}: cannot open the study storage: {reason}") from err
+
+
+def storage_study_names(storage: Any) -> list[str]:
+    """The names of the studies in a storage."""
+    return [s.study_name for s in storage.get_all_studies()]

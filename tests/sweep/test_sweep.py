@@ -47,6 +47,9 @@ def test_grid_runs_each_trial_and_reports_their_own_metrics(tmp_path, monkeypatc
     assert main(["sweep", "--config", str(path)]) == 0
     assert {label: (folder / label / "history.json").stat().st_mtime_ns for label in labels} == stamps
     assert len(study_of(tmp_path, "tiny").get_trials()) == 4
+    (folder / "sweep.md").unlink()
+    assert main(["sweep", "--config", str(path), "--report"]) == 0  # rebuilt from the study, nothing trained
+    assert [r["variant"] for r in csv.DictReader(open(folder / "sweep.csv"))] == labels and (folder / "sweep.md").is_file()
 
 
 BOOM = """
@@ -156,3 +159,14 @@ def test_overrides_are_shown_readably_in_the_table():
 
     assert [_shown(v) for v in (0.00044303752452182633, 0.1, 4, None, True, "convnet", [{"name": "hflip"}])] == [
         "0.000443", "0.1", "4", "null", "true", "convnet", '[{"name": "hflip"}]']
+
+
+def test_report_of_a_sweep_never_run_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = write_sweep(tmp_path, "variants:\n  a: {}\n")
+    assert main(["sweep", "--config", str(path), "--report"]) == 2
+    assert "--report: runs/tiny holds no sweep yet (no study.journal)" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    journal = tmp_path / "other.journal"
+    assert main(["sweep", "--config", str(path), "--report", "--storage", str(journal)]) == 2
+    assert f"--report: no study named 'tiny' in --storage {journal}" in capsys.readouterr().err
