@@ -50,7 +50,7 @@ def open_storage(url: str | None, folder: Path) -> Any:
     if url.startswith(("postgresql", "mysql")):
         engine["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails in seconds, not minutes
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        return _rdb_storage(optuna, url, engine)
     except ImportError as err:
         cause = str(err.__cause__ or err).strip().splitlines()[0]
         raise LightCNNError(f"--storage {shown(url)}: the database driver is not installed ({cause}); {INSTALL} installs "
@@ -58,6 +58,24 @@ def open_storage(url: str | None, folder: Path) -> Any:
     except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many kinds; each means "cannot use this URL"
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         raise LightCNNError(f"--storage {shown(url)}: cannot open the study storage: {reason}") from err
+
+
+def _rdb_storage(optuna: Any, url: str, engine: dict[str, Any]) -> Any:
+    """``RDBStorage(url)``, retried when workers starting together on a fresh database race to
+    create Optuna's tables (PostgreSQL: "duplicate key value violates unique constraint"): the
+    tables exist on the next try."""
+    import random
+    import time
+
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except Exception as err:  # noqa: BLE001 - only the table-creation race is retried
+            text = str(getattr(err, "orig", None) or err).lower()
+            if attempt == 4 or not any(s in text for s in ("duplicate key", "already exists", "unique constraint")):
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
 
 
 def storage_study_names(storage: Any) -> list[str]:

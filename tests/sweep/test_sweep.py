@@ -170,3 +170,26 @@ def test_report_of_a_sweep_never_run_says_so_and_writes_nothing(tmp_path, monkey
     journal = tmp_path / "other.journal"
     assert main(["sweep", "--config", str(path), "--report", "--storage", str(journal)]) == 2
     assert f"--report: no study named 'tiny' in --storage {journal}" in capsys.readouterr().err
+
+
+def test_workers_racing_to_create_the_database_tables_retry(monkeypatch, tmp_path):
+    """Two workers on a fresh PostgreSQL database race to create Optuna's tables; the loser's
+    error ("duplicate key value violates unique constraint") is retried, other errors are not."""
+    import optuna
+
+    from lightcnn.errors import LightCNNError
+    from lightcnn.sweep.storage import open_storage
+
+    calls = []
+
+    def flaky(url, engine_kwargs=None):
+        calls.append(url)
+        if len(calls) == 1:
+            raise RuntimeError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+        return "storage"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
+    assert open_storage("postgresql://u@h/db", tmp_path) == "storage" and len(calls) == 2
+    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda url, engine_kwargs=None: (_ for _ in ()).throw(RuntimeError("password authentication failed")))
+    with pytest.raises(LightCNNError, match="cannot open the study storage: password authentication failed"):
+        open_storage("postgresql://u:pw@h/db", tmp_path)
