@@ -52,17 +52,17 @@ def main(argv: list[str]) -> int:
     if a.report and spec.name not in storage_study_names(storage):
         raise LightCNNError(f"--report: no study named '{spec.name}' in --storage {shown(a.storage)}; run the sweep first")
 
-    def report(study: object) -> None:
+    def report(study: object, rows: list | None = None) -> None:
         try:
-            write_sweep_report(spec, study)
+            write_sweep_report(spec, study, rows)
         except Exception as err:  # noqa: BLE001 - a report problem must not stop the trials
             print(f"lightcnn sweep: warning: the sweep report could not be written: {err}", file=sys.stderr)
 
     worker = Worker(spec, checked, storage, extra, on_trial=report, say=lambda m: print(m, file=sys.stderr, flush=True))
     if not a.report:
         worker.run()
-    report(worker.study)
-    rows = rows_of(spec, worker.study)
+    rows = rows_of(spec, worker.study)  # read once: for the final report and the summary line
+    report(worker.study, rows)
     done = sum(r.state == "done" or r.state.startswith("pruned") for r in rows)
     failed = [r for r in rows if r.state.startswith(("failed", "interrupted"))]
     total = len(spec.plans) if spec.search is None else spec.search.trials

@@ -16,6 +16,7 @@ same command; the study is the only thing they share.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -45,8 +46,14 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+@functools.cache
+def _process_id(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid())}"
+    """``host:pid:start`` of this process (read once per process)."""
+    return _process_id(os.getpid())
 
 
 def alive(proc: str) -> bool | None:
@@ -55,8 +62,9 @@ def alive(proc: str) -> bool | None:
     pid = int(pid_text)
     if host != socket.gethostname():
         return None
-    if start and _start_time(pid):
-        return _start_time(pid) == start  # a reused pid has another start time
+    now = _start_time(pid)
+    if start and now:
+        return now == start  # a reused pid has another start time
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -112,10 +120,10 @@ class Worker:
         """The study's trials, after marking those of vanished workers as interrupted."""
         trials = self.study.get_trials(deepcopy=False)
         running = self.optuna.trial.TrialState.RUNNING
-        for t in trials:
-            if t.state == running and self._stale(t):
-                self._finish(self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number), "FAIL", {INTERRUPTED: "its worker stopped before the trial ended"})
-        return self.study.get_trials(deepcopy=False)
+        stale = [t for t in trials if t.state == running and self._stale(t)]
+        for t in stale:
+            self._finish(self.storage.get_trial_id_from_study_id_trial_number(self.study_id, t.number), "FAIL", {INTERRUPTED: "its worker stopped before the trial ended"})
+        return self.study.get_trials(deepcopy=False) if stale else trials
 
     def _stale(self, t: Any) -> bool:
         proc = t.system_attrs.get(PROC)

@@ -93,11 +93,12 @@ def _stage_values(row: Row, metric: str) -> list[float | None]:
     return [train, score(h, row.info, f"val/{name}"), h.test.get(f"test/{name}")]
 
 
-def write_sweep_report(spec: SweepSpec, study: Any) -> tuple[Path, Path]:
-    """Write the report files into the sweep folder; return ``(sweep.md, sweep.html)``."""
+def write_sweep_report(spec: SweepSpec, study: Any, rows: list[Row] | None = None) -> tuple[Path, Path]:
+    """Write the report files into the sweep folder (``rows``: ``rows_of(spec, study)`` when the
+    caller has them already); return ``(sweep.md, sweep.html)``."""
     metric = study.user_attrs.get("lightcnn:metric", "val/loss")
     name = metric.split("/", 1)[1]
-    rows = rows_of(spec, study)
+    rows = rows_of(spec, study) if rows is None else rows
     folder = spec.folder
     doc = Document(f"Sweep {spec.name}: {len(rows)} trials, {metric}")
     done = [r for r in rows if r.value is not None]
