@@ -22,6 +22,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a test's server or process group)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def tiny_fit_args(root: Path, runs: Path, epochs: int = 2) -> list[str]:
     return [
         "--config", str(REPO / "configs" / "mnist_classify.yaml"),

@@ -22,7 +22,7 @@ import sys
 import pytest
 
 from lightcnn.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.accelerator", "cpu"]
 DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2"]
@@ -80,14 +80,6 @@ def test_ddp_embedding_fit_and_evaluation_match_one_process(mnist_root, tmp_path
         assert float(two[k]) == pytest.approx(float(one[k]), abs=1e-6), k
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.cluster
 def test_two_nodes_by_torchrun_match_one_process(mnist_root, tmp_path, monkeypatch):
@@ -100,7 +92,7 @@ def test_two_nodes_by_torchrun_match_one_process(mnist_root, tmp_path, monkeypat
     two = [*common, "--data.batch_size", "16", "--name", "two", "--trainer.strategy", "ddp", "--trainer.devices", "1",
            "--trainer.num_nodes", "2"]
     assert main(["fit", *one]) == 0
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     logs = [tmp_path / f"node{rank}.log" for rank in (0, 1)]  # files, not pipes: a full pipe would stall a rank
     nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",

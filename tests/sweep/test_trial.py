@@ -3,17 +3,15 @@ next trial would otherwise reuse it, with finished processes as peers) and the e
 Trainer's launcher changed restored; a failure becomes one line plus the traceback in the folder."""
 
 import os
-import socket
 
 import torch.distributed as dist
 
 from lightcnn.sweep.trial import ERROR_FILE, TrialJob, run_trial
+from tests.conftest import free_port
 
 
 def test_process_group_closed_environment_restored_failure_recorded(tmp_path, monkeypatch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     monkeypatch.setenv("KEEP_ME", "1")
     before = dict(os.environ)

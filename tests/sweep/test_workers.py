@@ -5,7 +5,6 @@ same over a real PostgreSQL server (started here from Debian's binaries as an un
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.sweep.helpers import study_of, trials_by_key, write_sweep
 
 pytestmark = pytest.mark.slow
@@ -93,9 +93,7 @@ def postgres_url():
             pytest.skip("running as root and there is no 'postgres' user to run the server as")
         os.chown(home, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = home / "data"
     subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
     options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1"
