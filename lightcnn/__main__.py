@@ -1,5 +1,5 @@
 """``python -m lightcnn`` is the ``lightcnn`` command."""
 
-from lightcnn.cli import run
+from lightcnn.entry import run
 
 run()

@@ -97,6 +97,15 @@ class LightCNNCLI(CLIOverrides):
         )
         parser.link_arguments("data", "model.init_args.data", compute_fn=data_info_of, apply_on="instantiate")
 
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+        if not add_subcommands:
+            # Without a subcommand (``from_config``: embed, knn, export, sweeps), a run folder's saved
+            # config.yaml must still parse: accept the subcommands' own keys (ckpt_path, verbose, ...).
+            added: set[str] = set()
+            for sub, skip in self.subcommands().items():
+                added |= set(self.parser.add_method_arguments(Trainer, sub, skip=skip | added) or ())
+
     def _section(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 

@@ -115,3 +115,23 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
 
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
+
+
+@torch.no_grad()
+def split_images(dm: InMemoryDataModule, split: str, n: int) -> torch.Tensor:
+    """The first ``n`` images of a split as the task receives them: float in [0, 1], ``(n, C, H, W)``."""
+    if split not in SPLITS:
+        raise LightCNNError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    dm.setup("test" if split == "test" else "fit")
+    loader = {"train": dm.train_dataloader, "val": dm.val_dataloader, "test": dm.test_dataloader}[split]()
+    images: list[torch.Tensor] = []
+    count = 0
+    for batch in loader:
+        x, _ = dm.on_after_batch_transfer(tuple(batch[:2]), 0)
+        images.append(x[: n - count])
+        count += len(images[-1])
+        if count >= n:
+            break
+    if count < n:
+        raise LightCNNError(f"the {split} split has {count} images, fewer than the {n} asked for")
+    return torch.cat(images).float()

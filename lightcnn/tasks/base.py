@@ -66,6 +66,7 @@ class BaseTask(LightningModule):
 
     monitor, monitor_mode = "val/loss", "min"  # what the best checkpoint optimises; tasks override
     report_spec: ReportSpec = GENERIC
+    deploy_output_name = "outputs"  # the name of deploy_outputs in exported graphs
 
     def __init__(
         self,
@@ -153,6 +154,11 @@ class BaseTask(LightningModule):
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.backbone(x)
+
+    def deploy_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What a deployed (exported) model answers for images ``(B, C, H, W)`` in [0, 1]; named
+        ``deploy_output_name``. Tasks override it (class probabilities, embeddings)."""
+        return self(x)
 
     def configure_optimizers(self) -> Any:
         return optimizer_and_schedule(self)

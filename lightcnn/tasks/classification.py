@@ -73,6 +73,12 @@ class ClassificationTask(BaseTask):
         logits = self(x)
         return (logits + self(x.flip(3))) / 2 if self.tta_flip else logits
 
+    deploy_output_name = "probabilities"
+
+    def deploy_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``(B, num_classes)`` (with ``tta_flip``, of the averaged logits)."""
+        return self.evaluate(x).softmax(dim=1)
+
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x) if stage == "train" else self.evaluate(x)
@@ -119,7 +125,7 @@ class ClassificationTask(BaseTask):
         """``probs`` ``(B, num_classes)``, ``target`` (-1 when unknown), the inputs' ``index``
         and ``input`` (file names, or positions in the split)."""
         x, y, index, inputs = self.unpack_predict_batch(batch)
-        return {"probs": self.evaluate(x).softmax(dim=1), "target": y, "index": index, "input": inputs}
+        return {"probs": self.deploy_outputs(x), "target": y, "index": index, "input": inputs}
 
     def _epoch_end(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")

@@ -93,6 +93,8 @@ class EmbeddingTask(BaseTask):
         """Unit-length embeddings ``(B, embedding_dim)`` of images ``(B, C, H, W)`` in [0, 1]."""
         return F.normalize(self.head(self.features(x)), dim=1)
 
+    deploy_output_name = "embedding"  # deploy_outputs: forward, the unit-length embedding
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         emb = self(x)
