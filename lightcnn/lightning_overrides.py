@@ -12,9 +12,12 @@ import os
 from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.callbacks import ModelSummary
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 
 from lightcnn.errors import LightCNNError
 
@@ -71,11 +74,37 @@ class RunLogger(CSVLogger):
         return self._experiment
 
 
+class FlopsModelSummary(ModelSummary):
+    """Lightning's model summary, with the FLOPs of one image instead of "0 Total Flops".
+
+    Lightning counts FLOPs only by running ``example_input_array`` through the DataModule's batch
+    hooks, which take lightcnn's ``(images, labels)`` batches, not a bare tensor; so the count is
+    made as the run report makes it (``count_flops``), and the line is left out when that fails.
+    """
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        from lightcnn.models import count_flops
+
+        info = getattr(pl_module, "data_info", None)
+        self._flops = count_flops(pl_module, info.in_channels, info.image_size) if info is not None else None
+        super().on_fit_start(trainer, pl_module)
+
+    def summarize(self, summary_data: list, total_parameters: int, trainable_parameters: int, model_size: float,
+                  total_training_modes: dict[str, int], total_flops: int, **summarize_kwargs: Any) -> None:
+        columns = [c for c in summary_data if c[0] != "FLOPs"]  # per layer only with example_input_array: all 0 here
+        table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes,
+                                      self._flops or 0, *columns)
+        lines = table.splitlines()
+        lines = [line.replace("Total Flops", "FLOPs per image (forward)") for line in lines if self._flops or "Total Flops" not in line]
+        rank_zero_info("\n" + "\n".join(lines))
+
+
 class CLIOverrides(LightningCLI):
     """The LightningCLI methods lightcnn replaces, and why:
 
     - ``_prepare_subcommand_parser``: ``weights_only`` defaults to True (loading a checkpoint
-      must not run code); there is no public hook for a subcommand's defaults.
+      must not run code), and ``verbose`` to False (validate / test print a compact summary, not
+      Lightning's row per value); there is no public hook for a subcommand's defaults.
     - ``_parse_ckpt_path``: Lightning replaces the whole model config with the checkpoint's
       hyperparameters, silently and over command-line overrides; lightcnn keeps the checkpoint's
       architecture, says in one line when it differs from the config, and re-applies the
@@ -88,6 +117,8 @@ class CLIOverrides(LightningCLI):
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         if "weights_only" in self._subcommand_method_arguments[subcommand]:
             parser.set_defaults(weights_only=True)
+        if "verbose" in self._subcommand_method_arguments[subcommand]:
+            parser.set_defaults(verbose=False)
         return parser
 
     def _parse_ckpt_path(self) -> None:

@@ -6,7 +6,9 @@ and ``forward`` returns pooled ``(B, num_features)`` features.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +45,17 @@ def timm_backbone(
         if not Path(weights).is_file():
             raise LightCNNError(f"timm/{model_name}: weights file {weights!r} does not exist")
         overlay = {"file": str(Path(weights).resolve())}
+    def create() -> nn.Module:
+        return timm.create_model(model_name, pretrained=pretrained or weights is not None, num_classes=0,
+                                 in_chans=in_channels, pretrained_cfg_overlay=overlay, **kwargs)
+
     try:
-        return timm.create_model(
-            model_name,
-            pretrained=pretrained or weights is not None,
-            num_classes=0,
-            in_chans=in_channels,
-            pretrained_cfg_overlay=overlay,
-            **kwargs,
-        )
+        if pretrained and weights is None and not _hub_reachable():
+            # Offline, huggingface_hub retries for about a minute before it gives up; ask only its
+            # local cache instead, which answers at once (weights fetched earlier still load).
+            with _hub_offline():
+                return create()
+        return create()
     except (OSError, RuntimeError, ConnectionError) as err:
         if pretrained and weights is None:
             raise LightCNNError(
@@ -59,6 +63,45 @@ def timm_backbone(
                 f"without network, download them elsewhere and pass backbone_args.weights: /path/to/file"
             ) from err
         raise
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub (``HF_ENDPOINT``) answers a TCP connection within ``timeout``
+    seconds (name lookup included, which has no timeout of its own: hence the thread)."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    return bool(result and result[0])
+
+
+@contextlib.contextmanager
+def _hub_offline() -> Iterator[None]:
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 def _list(pattern: str) -> list[str]:

@@ -1,0 +1,129 @@
+"""What the ``lightcnn`` command prints around training: no advertisements, one line per warning,
+messages on their own lines beside progress bars, a compact test summary.
+
+Lightning logs through the ``lightning.pytorch`` / ``lightning.fabric`` loggers (a stream handler
+each) and warns through ``warnings``; tqdm bars redraw their line with ``\\r``. A message written
+while a bar is on screen lands glued to it unless it goes through ``tqdm.write``, which clears the
+bars, writes the line and redraws them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+# Lightning's info lines that advertise other products, and lines that are lightcnn's own business.
+DROPPED_INFO = (
+    "💡 Tip:",  # litlogger / litmodels advertisements
+    "configure_callbacks",  # the task's own ModelCheckpoint replacing the default one is intended
+    "`Trainer.fit` stopped: `max_epochs=",  # the planned end, not news (other reasons to stop are kept)
+    "Skipping setting a default `ModelSummary`",  # lightcnn's summary (with FLOPs) replaces it on purpose
+)
+# Warnings that are wrong or not actionable for a lightcnn user (why, beside each).
+IGNORED_WARNINGS = (
+    ".*does not have many workers.*",  # in-memory batches need no workers
+    ".*litlogger.*",  # an advertisement
+    ".*args parameter is intended to run from within Python.*",  # the CLI passes its own argv on purpose
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # inside Lightning, not ours to fix
+    ".*Checkpoint directory .* exists and is not empty.*",  # resuming a run folder writes into it
+    ".*infer the batch indices fetched from your dataloader.*",  # predict writes its own indices
+    ".*is smaller than the logging interval.*",  # epoch values, what the curves show, are logged whatever the interval
+)
+
+
+def write_line(message: str, file: TextIO | None = None) -> None:
+    """Print ``message`` on its own line(s) (default: stdout), clearing and redrawing any tqdm
+    bar on screen."""
+    file = file or sys.stdout
+    bars = _open_bars()
+    if bars:
+        from tqdm import tqdm
+
+        tqdm.write(message, file=file)
+    else:
+        print(message, file=file, flush=True)
+
+
+def _open_bars() -> bool:
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is None:
+        return False
+    return bool(getattr(tqdm_module.tqdm, "_instances", None))
+
+
+class _LineHandler(logging.Handler):
+    """A stream handler that keeps messages off progress-bar lines: information on stdout (with
+    the progress it belongs to), warnings and errors on stderr (so that stderr holds only them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            write_line(self.format(record), sys.stdout if record.levelno < logging.WARNING else sys.stderr)
+        except Exception:  # a logging handler must not raise
+            self.handleError(record)
+
+
+def _keep(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(part in message for part in DROPPED_INFO)
+
+
+def _origin(filename: str) -> str:
+    """The package a warning comes from (``lightning``, ``torch``, ``lightcnn``), from its file."""
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "dist-packages"):
+        if anchor in parts and parts.index(anchor) + 1 < len(parts):
+            return parts[parts.index(anchor) + 1].removesuffix(".py")
+    return "lightcnn" if "lightcnn" in parts else Path(filename).stem
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None,
+                  line: str | None = None) -> None:
+    text = " ".join(str(message).split())  # one line: no source echo, no embedded newlines
+    write_line(f"{_origin(filename)}: warning: {text}", file or sys.stderr)
+
+
+def _recording_warnings() -> bool:
+    """Whether warnings are being recorded (``catch_warnings(record=True)``, as pytest does):
+    then they stay with the recorder rather than going to the terminal."""
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    return getattr(impl, "__self__", None) is not None and isinstance(impl.__self__, list)
+
+
+def quiet_terminal() -> None:
+    """Set up the ``lightcnn`` command's terminal (call once, after Lightning is imported)."""
+    for pattern in IGNORED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")  # Lightning's use of jsonargparse, not ours
+    if not _recording_warnings():
+        warnings.showwarning = _show_warning
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:  # Lightning's own; a user's handlers stay
+                logger.removeHandler(handler)
+                logger.addHandler(_LineHandler())
+        for origin in (f"{name}.utilities.rank_zero",):  # where rank_zero_info/warn create their records
+            rank_zero = logging.getLogger(origin)
+            if _keep not in rank_zero.filters:
+                rank_zero.addFilter(_keep)
+
+
+def print_summary(metrics: dict[str, Any], stage: str, run: Path | None, ckpt: str | None) -> None:
+    """The headline ``{stage}/x`` values, one per line; per-class and other nested values only
+    counted, with where the full tables are (Lightning's table of every value is ``--verbose true``)."""
+    values = {k: float(v) for k, v in metrics.items() if k.startswith(f"{stage}/")}
+    headline = {k: v for k, v in values.items() if k.count("/") == 1}
+    rest = len(values) - len(headline)
+    source = f" of {ckpt}" if ckpt else ""
+    lines = [f"{stage} results{source}:"]
+    width = max(map(len, headline), default=0)
+    lines += [f"  {k:<{width}}  {v:.4f}" for k, v in sorted(headline.items())]
+    if rest:
+        files = sorted(p.name for p in run.glob(f"{stage}_*")) if run else []
+        where = f" in {run}/: {', '.join([*files, 'history.json', 'report.md'])}" if run else ""
+        lines.append(f"  (+{rest} per-class and other values{where})")
+    write_line("\n".join(lines), sys.stdout)
