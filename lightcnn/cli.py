@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,17 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar, TQDMProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 
 from lightcnn.callbacks.epoch_lines import EpochLines
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
-from lightcnn.cli_args import TRAINER_SUBCOMMANDS, backbone_name, into_run_folder, is_config, is_model, partition_options, with_run_config
+from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_name, backbone_overrides, describe_choice, into_run_folder, is_config, is_model, partition_options, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
 from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger
-from lightcnn.report.history import HISTORY
-from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_stale_temporaries, resolve_ckpt_path
+from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 from lightcnn.terminal import print_summary, quiet_terminal
 
@@ -54,8 +53,9 @@ class LightCNNCLI(CLIOverrides):
       are used (with a one-line note when the config names others).
     """
 
-    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+    def __init__(self, args: list[str] | None = None, run: bool = True, notes: list[str] | tuple[str, ...] = ()) -> None:
         self._args = list(sys.argv[1:] if args is None else args)
+        self._notes = list(notes)  # shown once the configuration has been built (not before an error about it)
         self._run_dir: Path | None = None  # the checkpoint's run folder when resuming / testing a run
         self._checkpoint: tuple[str, dict] | None = None  # (path, contents) of --ckpt_path, loaded once
         self.run_folder: Path | None = None
@@ -95,6 +95,11 @@ class LightCNNCLI(CLIOverrides):
             help="torch intra-op threads (default: one per core). Set it to the cores left free when "
             "something else keeps cores busy: threads waiting for a busy core slow every step.",
         )
+        parser.add_argument(
+            "--test", type=bool, default=False,
+            help="fit only: when training ends, test the best checkpoint (the last when no best was kept), "
+            "in the same process and run folder. Other commands ignore it, so a run's saved config.yaml works for them.",
+        )
         parser.link_arguments("data", "model.init_args.data", compute_fn=data_info_of, apply_on="instantiate")
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
@@ -128,6 +133,9 @@ class LightCNNCLI(CLIOverrides):
             self.config[sub]["ckpt_path"] = ckpt
             if ckpt is not None and (self._checkpoint is None or self._checkpoint[0] != ckpt):
                 self._checkpoint = (ckpt, check_checkpoint(ckpt, self.config[sub].get("weights_only")))
+                alias = args_alias(self._args)
+                if alias is not None and rank_zero_only.rank == 0:
+                    print(f"lightcnn: --ckpt_path {alias}: {describe_choice(alias, Path(ckpt), experiment, self._checkpoint[1])}")
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
             if self._run_dir is not None and sub == "fit":  # resuming: no other fit writes this folder
@@ -170,6 +178,12 @@ class LightCNNCLI(CLIOverrides):
         self.run_folder = Path(inherited) if inherited else self._run_dir or next_version(self._experiment_dir())
         into_run_folder(cfg["trainer"].get("logger"), self.run_folder)
 
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        if rank_zero_only.rank == 0:
+            for note in self._notes:
+                print(f"lightcnn: note: {note}", file=sys.stderr)
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         cfg = self._section()
         run = self.run_folder
@@ -199,12 +213,27 @@ class LightCNNCLI(CLIOverrides):
             os.environ[RUN_DIR_ENV] = str(self.run_folder)
         try:
             super()._run_subcommand(subcommand)
+            if subcommand == "fit" and self.config["fit"].get("test"):
+                self._test_after_fit()
         finally:
             if owner:
                 os.environ.pop(RUN_DIR_ENV, None)
         if subcommand in ("validate", "test") and not self.config[subcommand].get("verbose") and self.trainer.is_global_zero:
             stage = "val" if subcommand == "validate" else "test"
             print_summary(self.trainer.callback_metrics, stage, self.run_folder, self.config[subcommand].get("ckpt_path"))
+
+    def _test_after_fit(self) -> None:
+        """``fit --test true``: test this run's best checkpoint (else its last) in this process."""
+        trainer = self.trainer
+        if trainer.interrupted:
+            return  # a stopped fit is not tested (its exit status says it stopped)
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or ""
+        ckpt = best if best and Path(best).is_file() else str(self.run_folder / "checkpoints" / "last.ckpt")
+        if not Path(ckpt).is_file():
+            raise LightCNNError(f"--test true: this fit saved no checkpoint in {self.run_folder}/checkpoints/ to test")
+        trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True, verbose=False)
+        if trainer.is_global_zero:
+            print_summary(trainer.callback_metrics, "test", self.run_folder, ckpt)
 
     def after_failed_run(self) -> None:
         """A fresh run that failed before it produced anything (a data error in setup, say) leaves
@@ -213,17 +242,7 @@ class LightCNNCLI(CLIOverrides):
         run = self.run_folder
         if self._run_dir is not None or run is None or not getattr(self.trainer, "is_global_zero", True):
             return
-        if run.is_dir() and not _has_results(run):
-            shutil.rmtree(run, ignore_errors=True)
-            for parent in (run.parent, run.parent.parent):  # the experiment and root folders, if now empty
-                if parent.is_dir() and not any(parent.iterdir()):
-                    parent.rmdir()
-
-
-def _has_results(run: Path) -> bool:
-    """Whether a run folder holds anything a failed command must not take away."""
-    return (any(run.glob("checkpoints/*.ckpt")) or (run / HISTORY).is_file() or (run / "metrics.csv").is_file()
-            or any(run.glob("*_per_class.json")))
+        remove_failed_run(run)
 
 
 def _import_builtins() -> None:
@@ -246,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in COMMANDS:
             return run_command(argv[0], argv[1:])
         argv = with_run_config(argv)
-        LightCNNCLI(args=argv)
+        argv, notes = backbone_overrides(argv)
+        LightCNNCLI(args=argv, notes=notes)
     except LightCNNError as err:
         print(f"lightcnn: error: {err}", file=sys.stderr)
         return 2

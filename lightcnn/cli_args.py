@@ -84,3 +84,125 @@ def with_run_config(argv: list[str]) -> list[str]:
     if not any(a.startswith("--trainer.default_root_dir") for a in argv):
         extra += ["--trainer.default_root_dir", str(run.parent.parent)]
     return [argv[0], *extra, *argv[1:]]
+
+
+BACKBONE_KEYS = ("--model.backbone", "--model.init_args.backbone")
+BACKBONE_ARGS_KEYS = ("--model.backbone_args", "--model.init_args.backbone_args")
+
+
+def _option_values(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """Values of ``--name value`` / ``--name=value`` options, in order."""
+    values = []
+    for i, a in enumerate(argv):
+        name, eq, value = a.partition("=")
+        if name in names:
+            if eq:
+                values.append(value)
+            elif i + 1 < len(argv):
+                values.append(argv[i + 1])
+    return values
+
+
+def _config_model(argv: list[str]) -> tuple[str | None, Any, Any]:
+    """``(config file, backbone, backbone_args)`` as the last ``--config`` file naming them sets
+    them (None where no config sets them or a file cannot be read: the parser reports that)."""
+    import yaml
+
+    files = _option_values(argv, ("--config", "-c"))
+    found: tuple[str | None, Any, Any] = (None, None, None)
+    for file in files:
+        try:
+            data = yaml.safe_load(Path(file).read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        model = data.get("model") if isinstance(data, dict) else None
+        if not isinstance(model, dict):
+            continue
+        section = model.get("init_args", model) if isinstance(model.get("init_args"), dict) else model
+        if "backbone" in section or "backbone_args" in section:
+            found = (file, section.get("backbone", found[1]), section.get("backbone_args", found[2]))
+    return found
+
+
+def _flow(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+
+
+def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The command line with a switched backbone's stale options dropped, and the notes to show.
+
+    - ``--model.backbone B`` naming another backbone than the config's, without
+      ``--model.backbone_args``: the config's ``backbone_args`` were written for its backbone, so
+      they are dropped (``--model.backbone_args null`` is added), with a note naming them.
+    - ``--model.backbone_args '{...}'`` replaces the config's whole dict (``--model.backbone_args.KEY
+      value`` changes one key): a note names the keys the replacement drops.
+    """
+    if not argv or argv[0] not in TRAINER_SUBCOMMANDS:
+        return argv, []
+    import yaml
+
+    notes: list[str] = []
+    config, backbone, backbone_args = _config_model(argv)
+    given_backbone = _option_values(argv, BACKBONE_KEYS)
+    given_args = _option_values(argv, BACKBONE_ARGS_KEYS)
+    sets_one_key = any(a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS)) for a in argv)
+    if not (isinstance(backbone_args, dict) and backbone_args):
+        return argv, notes
+    try:
+        new = yaml.safe_load(given_backbone[-1]) if given_backbone else backbone
+    except yaml.YAMLError:
+        return argv, notes  # the parser reports it
+    switched = backbone_name(new) != backbone_name(backbone)
+    if switched and not given_args:
+        kept = " (the keys set with --model.backbone_args.KEY still apply)" if sets_one_key else ""
+        notes.append(
+            f"--model.backbone {backbone_name(new)} replaces {config}'s {backbone_name(backbone)}, so its "
+            f"backbone_args {_flow(backbone_args)} (written for {backbone_name(backbone)}) are dropped{kept}; "
+            f"give --model.backbone_args '{{...}}' for {backbone_name(new)}'s options"
+        )
+        at = max(i for i, a in enumerate(argv) if a.split("=", 1)[0] in BACKBONE_KEYS)
+        at += 1 if "=" in argv[at] else 2
+        # before any --model.backbone_args.KEY, which must still apply on top
+        keys = [i for i, a in enumerate(argv) if a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS))]
+        at = min([at, *keys])
+        argv = [*argv[:at], "--model.backbone_args", "null", *argv[at:]]
+    elif given_args and not switched:  # a new backbone's own options replace the old ones' wholesale, rightly
+        try:
+            new_args = yaml.safe_load(given_args[-1])
+        except yaml.YAMLError:
+            return argv, notes
+        lost = sorted(set(backbone_args) - set(new_args)) if isinstance(new_args, dict) else []
+        if lost:
+            notes.append(
+                f"--model.backbone_args {_flow(new_args)} replaces {config}'s whole {_flow(backbone_args)}: "
+                f"{', '.join(lost)} {'is' if len(lost) == 1 else 'are'} no longer set; to change one key and keep "
+                f"the others, use --model.backbone_args.KEY VALUE"
+            )
+    return argv, notes
+
+
+def args_alias(args: list[str]) -> str | None:
+    """``last`` / ``best`` when the command line's ``--ckpt_path`` is one of them."""
+    for i, a in enumerate(args):
+        value = args[i + 1] if a == "--ckpt_path" and i + 1 < len(args) else a.split("=", 1)[1] if a.startswith("--ckpt_path=") else None
+        if value in ("last", "best"):
+            return value
+    return None
+
+
+def describe_choice(alias: str, ckpt: Path, experiment: Path, contents: dict) -> str:
+    """Which checkpoint ``--ckpt_path last|best`` took, and why, in one line."""
+    from lightcnn.run import versions
+
+    run = ckpt.parent.parent
+    newer = [v.name for v in versions(experiment) if int(v.name.split("_")[1]) > int(run.name.split("_")[1])]
+    hparams = contents.get("hyper_parameters") or {}
+    backbone = backbone_name(hparams.get("backbone")) if hparams.get("backbone") is not None else "?"
+    epoch = contents.get("epoch")
+    why = f"the newest run of {experiment} with a {alias}.ckpt"
+    if newer:
+        why += f" ({', '.join(newer)} {'has' if len(newer) == 1 else 'have'} none)"
+    what = f"{str(hparams.get('_class_path', '?')).rpartition('.')[2]}, backbone {backbone}" + (f", epoch {epoch + 1}" if isinstance(epoch, int) else "")
+    return f"{ckpt} ({what}): {why}; give a checkpoint file to choose another"

@@ -8,6 +8,7 @@ folder, so one folder tells the whole story of a run.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,21 @@ def run_config_of(ckpt: str | Path, option: str) -> Path:
         where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
         raise LightCNNError(f"{option} {ckpt}: no --config given and {where}; give a config with --config")
     return run / "config.yaml"
+
+
+def remove_failed_run(run: Path) -> None:
+    """Remove a fresh run folder a failed command left without results (and the experiment and
+    root folders, if that leaves them empty); a folder with anything worth keeping stays."""
+    if run.is_dir() and not _has_results(run):
+        shutil.rmtree(run, ignore_errors=True)
+        for parent in (run.parent, run.parent.parent):
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+
+
+def _has_results(run: Path) -> bool:
+    """Whether a run folder holds anything a failed command must not take away."""
+    from lightcnn.report.history import HISTORY
+
+    return (any(run.glob("checkpoints/*.ckpt")) or (run / HISTORY).is_file() or (run / "metrics.csv").is_file()
+            or any(run.glob("*_per_class.json")))

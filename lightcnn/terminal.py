@@ -21,6 +21,7 @@ DROPPED_INFO = (
     "💡 Tip:",  # litlogger / litmodels advertisements
     "configure_callbacks",  # the task's own ModelCheckpoint replacing the default one is intended
     "`Trainer.fit` stopped: `max_epochs=",  # the planned end, not news (other reasons to stop are kept)
+    "`weights_only` was not set, defaulting to",  # only Lightning's own temporary files (lr-find): lightcnn always sets it
     "Skipping setting a default `ModelSummary`",  # lightcnn's summary (with FLOPs) replaces it on purpose
 )
 # Warnings that are wrong or not actionable for a lightcnn user (why, beside each).

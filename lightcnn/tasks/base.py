@@ -30,6 +30,11 @@ from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Optimizer, Scheduler, optimizer_and_schedule
 from lightcnn.outputs import EvalOutputs
 
+# What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
+# it is left out of the annotation because jsonargparse's help would then list every torch.nn
+# class as a "known subclass" (700 lines of ``--model.help``).
+Backbone = str | dict[str, Any]
+
 
 
 class BaseTask(LightningModule):
@@ -38,7 +43,7 @@ class BaseTask(LightningModule):
     Args:
         backbone: a registered name (``mnist_cnn``, ``timm/resnet18``, a plugin's name), a
             ``{class_path: ..., init_args: ...}`` mapping (built by the task, which gives it the
-            data's ``in_channels`` / ``image_size`` exactly as for a name), or an ``nn.Module``.
+            data's ``in_channels`` / ``image_size`` exactly as for a name); from Python also an ``nn.Module``.
         backbone_args: options for a named backbone (``{batchnorm: true, width: 2}``).
         data: the data facts (``lightcnn.data.DataInfo``, or its ``to_dict()`` form): classes,
             channels, image size, held-out classes, normalisation. The CLI links the
@@ -70,7 +75,7 @@ class BaseTask(LightningModule):
 
     def __init__(
         self,
-        backbone: str | dict[str, Any] | nn.Module = "mnist_cnn",
+        backbone: Backbone = "mnist_cnn",
         backbone_args: dict[str, Any] | None = None,
         data: DataInfo | dict[str, Any] | None = None,
         optimizer: Optimizer = "adamw",
@@ -156,8 +161,7 @@ class BaseTask(LightningModule):
         return self.backbone(x)
 
     def deploy_outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """What a deployed (exported) model answers for images ``(B, C, H, W)`` in [0, 1]; named
-        ``deploy_output_name``. Tasks override it (class probabilities, embeddings)."""
+        """What an exported model answers for images ``(B, C, H, W)`` in [0, 1] (``deploy_output_name``)."""
         return self(x)
 
     def configure_optimizers(self) -> Any:
