@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,12 @@ class LightCNNCLI(CLIOverrides):
                 os.environ.pop(RUN_DIR_ENV, None)
         if subcommand in ("validate", "test") and not self.config[subcommand].get("verbose") and self.trainer.is_global_zero:
             stage = "val" if subcommand == "validate" else "test"
-            print_summary(self.trainer.callback_metrics, stage, self.run_folder, self.config[subcommand].get("ckpt_path"))
+            print_summary(self.trainer.callback_metrics, stage, self.run_folder, self.config[subcommand].get("ckpt_path"),
+                          self._summary_keys())
+
+    def _summary_keys(self) -> tuple[str, ...]:
+        spec = getattr(type(self.model), "report_spec", None)  # a BaseTask's; any LightningModule may come here
+        return (*spec.scores, *spec.metrics) if spec is not None else ()
 
     def _test_after_fit(self) -> None:
         """``fit --test true``: test this run's best checkpoint (else its last) in this process."""
@@ -233,7 +239,7 @@ class LightCNNCLI(CLIOverrides):
             raise LightCNNError(f"--test true: this fit saved no checkpoint in {self.run_folder}/checkpoints/ to test")
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True, verbose=False)
         if trainer.is_global_zero:
-            print_summary(trainer.callback_metrics, "test", self.run_folder, ckpt)
+            print_summary(trainer.callback_metrics, "test", self.run_folder, ckpt, self._summary_keys())
 
     def after_failed_run(self) -> None:
         """A fresh run that failed before it produced anything (a data error in setup, say) leaves
@@ -283,15 +289,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "onnx": "export", "onnxscript": "export",
+          "onnxruntime": "export", "optuna": "sweep"}  # package -> lightcnn's extra that installs it
+
+
 def _user_error_in(err: BaseException) -> LightCNNError | None:
-    seen: set[int] = set()
+    """The user-fixable error behind ``err``: a ``LightCNNError``, or a package a configured class
+    (a logger, a callback) needs and that is not installed, named with its install command."""
+    chain = _chain(err)
+    ours = next((e for e in chain if isinstance(e, LightCNNError)), None)
+    if ours is not None:
+        return ours
+    missing = next((e for e in chain if isinstance(e, ImportError)), None)
+    if missing is None:
+        return None
+    text = " ".join(str(missing).split("HINT:")[0].split())
+    owner = next((m.group(1) for m in [re.search(r"class_path '([^']+)'", str(e)) for e in chain] if m), None)
+    package = missing.name or next((p for p in EXTRAS if re.search(rf"\b{p}\b", text)), None)
+    extra = EXTRAS.get(str(package))
+    install = f"pip install -e '.[{extra}]'" if extra else f"pip install {package}" if package else "install it"
+    return LightCNNError(f"{owner or 'a configured class'} needs a package that is not installed ({text}): {install}")
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
     cur: BaseException | None = err
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, LightCNNError):
-            return cur
-        seen.add(id(cur))
+    while cur is not None and cur not in out:
+        out.append(cur)
         cur = cur.__cause__ or cur.__context__
-    return None
+    return out
 
 
 def run() -> None:

@@ -42,9 +42,15 @@ def is_model(name: str) -> bool:
 
 
 def into_run_folder(logger: Any, run: Path) -> None:
-    """Point CSV and TensorBoard loggers of the trainer config at the run folder (other loggers,
-    MLflow or W&B, keep their own stores)."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    """Point CSV and TensorBoard loggers of the trainer config at the run folder. An MLflow logger
+    keeps its store, but one given no ``tracking_uri`` (and no ``MLFLOW_TRACKING_URI``) gets a
+    local SQLite store beside the runs, ``{root}/mlflow.db``; unless given, its experiment is the
+    run's name and its run name ``version_N``:
+    Lightning's default there, a ``./mlruns`` file store, is refused by MLflow 3. Other loggers
+    (W&B, ...) are left as they are."""
+    import os
+
+    from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 
     for item in logger if isinstance(logger, list) else [logger]:
         path = getattr(item, "class_path", None)
@@ -59,6 +65,13 @@ def into_run_folder(logger: Any, run: Path) -> None:
             item.init_args.save_dir = str(run.parent.parent)
             item.init_args.name = run.parent.name
             item.init_args.version = run.name
+        elif isinstance(cls, type) and issubclass(cls, MLFlowLogger):
+            if not getattr(item.init_args, "tracking_uri", None) and not os.environ.get("MLFLOW_TRACKING_URI"):
+                item.init_args.tracking_uri = f"sqlite:///{(run.parent.parent / 'mlflow.db').absolute()}"
+            if getattr(item.init_args, "experiment_name", None) in (None, "lightning_logs"):  # Lightning's default
+                item.init_args.experiment_name = run.parent.name
+            if not getattr(item.init_args, "run_name", None):
+                item.init_args.run_name = run.name
 
 
 def with_run_config(argv: list[str]) -> list[str]:

@@ -22,7 +22,8 @@ DROPPED_INFO = (
     "configure_callbacks",  # the task's own ModelCheckpoint replacing the default one is intended
     "`Trainer.fit` stopped: `max_epochs=",  # the planned end, not news (other reasons to stop are kept)
     "`weights_only` was not set, defaulting to",  # only Lightning's own temporary files (lr-find): lightcnn always sets it
-    "Skipping setting a default `ModelSummary`",  # lightcnn's summary (with FLOPs) replaces it on purpose
+    "Skipping setting a default `ModelSummary`",
+    "not found. Creating it.",  # MLflow's first run of an experiment  # lightcnn's summary (with FLOPs) replaces it on purpose
 )
 # Warnings that are wrong or not actionable for a lightcnn user (why, beside each).
 IGNORED_WARNINGS = (
@@ -99,6 +100,7 @@ def quiet_terminal() -> None:
     for pattern in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")  # Lightning's use of jsonargparse, not ours
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow logs its store's set-up at INFO
     if not _recording_warnings():
         warnings.showwarning = _show_warning
     for name in ("lightning.pytorch", "lightning.fabric"):
@@ -106,18 +108,21 @@ def quiet_terminal() -> None:
         for handler in list(logger.handlers):
             if type(handler) is logging.StreamHandler:  # Lightning's own; a user's handlers stay
                 logger.removeHandler(handler)
-                logger.addHandler(_LineHandler())
+                handler = _LineHandler()
+                handler.addFilter(_keep)  # also what Lightning's other modules (loggers) log
+                logger.addHandler(handler)
         for origin in (f"{name}.utilities.rank_zero",):  # where rank_zero_info/warn create their records
             rank_zero = logging.getLogger(origin)
             if _keep not in rank_zero.filters:
                 rank_zero.addFilter(_keep)
 
 
-def print_summary(metrics: dict[str, Any], stage: str, run: Path | None, ckpt: str | None) -> None:
-    """The headline ``{stage}/x`` values, one per line; per-class and other nested values only
-    counted, with where the full tables are (Lightning's table of every value is ``--verbose true``)."""
+def print_summary(metrics: dict[str, Any], stage: str, run: Path | None, ckpt: str | None, named: tuple[str, ...] = ()) -> None:
+    """The headline ``{stage}/x`` values and those ``named`` (the task's ``report_spec`` scores and
+    metrics), one per line; per-class and other values only counted, with where the full tables
+    are (Lightning's table of every value is ``--verbose true``)."""
     values = {k: float(v) for k, v in metrics.items() if k.startswith(f"{stage}/")}
-    headline = {k: v for k, v in values.items() if k.count("/") == 1}
+    headline = {k: v for k, v in values.items() if k.count("/") == 1 or k in named}
     rest = len(values) - len(headline)
     source = f" of {ckpt}" if ckpt else ""
     lines = [f"{stage} results{source}:"]
