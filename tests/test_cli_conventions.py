@@ -88,3 +88,21 @@ def test_fit_with_test_then_best_names_its_choice_then_lr_find(mnist_root, tmp_p
     assert config["name"] == "mnist_classify"
     assert f"train with it: lightcnn fit --config {found}/config.yaml" in out
     assert sorted(p.name for p in (runs / "mnist_classify").iterdir()) == ["lr_find", "version_0"]  # no run folder
+
+
+@pytest.mark.slow
+def test_shipped_callbacks_stop_early_and_keep_a_users_checkpoint(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    args = [*tiny_fit_args(mnist_root, runs, epochs=40), "--config", str(REPO / "configs" / "callbacks" / "early_stopping.yaml"),
+            "--trainer.limit_train_batches", "2"]
+    assert main(["fit", *args]) == 0
+    run = runs / "mnist_classify" / "version_0"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best-f1.ckpt", "best.ckpt", "last.ckpt"]
+    history = json.loads((run / "history.json").read_text())
+    assert 4 <= len(history["epochs"]) < 40  # stopped by EarlyStopping (patience 3), not by max_epochs
+    import torch
+
+    kept = torch.load(run / "checkpoints" / "best-f1.ckpt", weights_only=True)
+    state = next(v for k, v in kept["callbacks"].items() if "val/f1" in k)
+    assert state["monitor"] == "val/f1"

@@ -12,12 +12,13 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 from torchmetrics.aggregation import MeanMetric
 
+from lightcnn.callbacks.run_checkpoint import RunCheckpoint, user_checkpoints
 from lightcnn.callbacks.run_record import RunRecord
 from lightcnn.callbacks.run_report import RunReport
 from lightcnn.data.info import DataInfo, data_info_of
@@ -34,7 +35,6 @@ from lightcnn.outputs import EvalOutputs
 # it is left out of the annotation because jsonargparse's help would then list every torch.nn
 # class as a "known subclass" (700 lines of ``--model.help``).
 Backbone = str | dict[str, Any]
-
 
 
 class BaseTask(LightningModule):
@@ -269,14 +269,14 @@ class BaseTask(LightningModule):
         last so that it sees their files. The run folder is ``trainer.default_root_dir`` (the
         CLI and ``lightcnn.Experiment`` point it at ``runs/<name>/version_N``), whatever the loggers."""
         folder = str(run_dir(self.trainer) / "checkpoints")
-        best = ModelCheckpoint(
-            dirpath=folder, monitor=self.monitor, mode=self.monitor_mode, filename="best", auto_insert_metric_name=False,
-            enable_version_counter=False,
-        )
+        best = RunCheckpoint(dirpath=folder, monitor=self.monitor, mode=self.monitor_mode, filename="best",
+                             auto_insert_metric_name=False, enable_version_counter=False)
         # A second checkpoint callback for last.ckpt: Lightning 2.6's save_last=True only writes
         # last.ckpt when the top-k one was saved too, which would make "last" the best epoch.
-        last = ModelCheckpoint(dirpath=folder, monitor=None, save_top_k=1, filename="last", enable_version_counter=False)
-        return [best, last, RunRecord(), *self.report_callbacks(), RunReport()]
+        last = RunCheckpoint(dirpath=folder, monitor=None, save_top_k=1, filename="last", enable_version_counter=False)
+        # Lightning drops the Trainer's callbacks of a type configure_callbacks returns: a user's
+        # own ModelCheckpoint (best by val/f1, say) is handed back so that it stays.
+        return [best, last, *user_checkpoints(self.trainer.callbacks), RunRecord(), *self.report_callbacks(), RunReport()]
 
     def report_callbacks(self) -> list[Callback]:
         """Callbacks writing task-specific files into the run folder (before the report is built)."""
