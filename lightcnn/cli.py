@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_name, ba
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import config_files_in, explain
 from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
-from lightcnn.errors import LightCNNError
+from lightcnn.errors import LightCNNError, user_error_in
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
@@ -281,43 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as err:
         # jsonargparse wraps errors raised while instantiating classes; show ours unwrapped.
-        cause = _user_error_in(err)
+        cause = user_error_in(err)
         if cause is None:
             raise
         print(f"lightcnn: error: {cause}", file=sys.stderr)
         return 2
     return 0
-
-
-EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "onnx": "export", "onnxscript": "export",
-          "onnxruntime": "export", "optuna": "sweep"}  # package -> lightcnn's extra that installs it
-
-
-def _user_error_in(err: BaseException) -> LightCNNError | None:
-    """The user-fixable error behind ``err``: a ``LightCNNError``, or a package a configured class
-    (a logger, a callback) needs and that is not installed, named with its install command."""
-    chain = _chain(err)
-    ours = next((e for e in chain if isinstance(e, LightCNNError)), None)
-    if ours is not None:
-        return ours
-    missing = next((e for e in chain if isinstance(e, ImportError)), None)
-    if missing is None:
-        return None
-    text = " ".join(str(missing).split("HINT:")[0].split())
-    owner = next((m.group(1) for m in [re.search(r"class_path '([^']+)'", str(e)) for e in chain] if m), None)
-    package = missing.name or next((p for p in EXTRAS if re.search(rf"\b{p}\b", text)), None)
-    extra = EXTRAS.get(str(package))
-    install = f"pip install -e '.[{extra}]'" if extra else f"pip install {package}" if package else "install it"
-    return LightCNNError(f"{owner or 'a configured class'} needs a package that is not installed ({text}): {install}")
-
-
-def _chain(err: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = err
-    while cur is not None and cur not in out:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
 
 
 def run() -> None:

@@ -77,3 +77,15 @@ def test_fit_and_test_print_no_advertisement_and_no_source_lines(tmp_path):
     assert summary[6].startswith("  (+30 per-class and other values in ")
     assert "test/acc/" not in out  # no row per class
     assert err.strip() == "", err  # stderr holds warnings and errors only: none here
+
+
+def test_model_help_is_concise(capsys):
+    from lightcnn.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as done:
+        cli_main(["fit", "--model.help", "ClassificationTask"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--model.label_smoothing" in out and "--model.backbone_args" in out and "--model.lr" in out
+    assert "torch.nn" not in out  # no list of every nn.Module subclass
+    assert len(out.splitlines()) < 120

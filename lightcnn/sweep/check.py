@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from lightcnn.cli import LightCNNCLI, _user_error_in
+from lightcnn.cli import LightCNNCLI
+from lightcnn.errors import user_error_in
 from lightcnn.config_errors import explain
 from lightcnn.errors import LightCNNError
 from lightcnn.sweep.spec import SweepSpec, to_args
@@ -75,7 +76,7 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
         except (argparse.ArgumentError, SystemExit) as err:
             raise LightCNNError(f"{_where(spec, label)}: {_line(explain(str(err)))}") from err
         except Exception as err:  # jsonargparse wraps constructor errors; show ours unwrapped
-            cause = _user_error_in(err)
+            cause = user_error_in(err)
             text = str(cause) if cause is not None else explain(str(err))
             raise LightCNNError(f"{_where(spec, label)}: {_line(text)}") from err
         config = config or parsed

@@ -117,8 +117,8 @@ def metric_value(run: Path, metric: str) -> tuple[float | None, list[str]]:
 
 
 def _one_line(err: BaseException) -> str:
-    from lightcnn.cli import _user_error_in
+    from lightcnn.errors import user_error_in
 
-    cause = _user_error_in(err)
+    cause = user_error_in(err)
     text = str(cause) if cause is not None else f"{type(err).__name__}: {err}"
     return " ".join(text.split())[:500]
