@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightcnn.callbacks.epoch_lines import EpochLines
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
@@ -275,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     except LightCNNError as err:
         print(f"lightcnn: error: {err}", file=sys.stderr)
         return 2
+    except SIGTERMException:
+        # Lightning's SystemExit without a code: exit 0 would tell schedulers, `timeout`, `docker stop` "success"
+        print("lightcnn: stopped by SIGTERM; the run keeps its checkpoints of the epochs that finished "
+              "(resume with --ckpt_path last)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except argparse.ArgumentError as err:
         print(f"lightcnn: error: {explain(str(err), config_files_in(argv))}", file=sys.stderr)
         return 2

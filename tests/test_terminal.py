@@ -89,3 +89,26 @@ def test_model_help_is_concise(capsys):
     assert "--model.label_smoothing" in out and "--model.backbone_args" in out and "--model.lr" in out
     assert "torch.nn" not in out  # no list of every nn.Module subclass
     assert len(out.splitlines()) < 120
+
+
+@pytest.mark.slow
+def test_sigterm_during_fit_exits_non_zero_and_says_how_to_resume(tmp_path):
+    import signal
+    import time
+
+    root = write_mnist_layout(tmp_path / "data", n_train=200)
+    args = ["fit", "--config", str(REPO / "configs" / "mnist_classify.yaml"), "--data.root", str(root),
+            "--data.download", "false", "--trainer.max_epochs", "500", "--trainer.default_root_dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen([sys.executable, "-m", "lightcnn", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    last = tmp_path / "runs" / "mnist_classify" / "version_0" / "checkpoints" / "last.ckpt"
+    for _ in range(1200):  # until the first epoch has been saved (a 500-epoch run is far from done then)
+        if last.is_file() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "lightcnn: stopped by SIGTERM" in err and "--ckpt_path last" in err and "Traceback" not in err
+    assert last.is_file()
