@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -74,20 +75,28 @@ def check_compatible(task: BaseTask, dm: InMemoryDataModule, ckpt: str | Path) -
 
 
 @torch.no_grad()
-def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
-    (the task normalises the images itself)."""
+def split_batches(dm: InMemoryDataModule, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(images, labels)`` batches of a whole split as the task receives them (float in [0, 1],
+    not normalised, never augmented); ``train`` is the train split of every class (held-out ones
+    too), in order."""
     if split not in SPLITS:
         raise LightCNNError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     dm.setup("test" if split == "test" else "fit")
-    if split == "train":  # the train split of every class (held-out ones too), in order, no augmentation
+    if split == "train":
         x, y = dm.splits.get("train_all_classes", dm.splits["train"])
-        batches = [(x[i : i + dm.eval_batch_size], y[i : i + dm.eval_batch_size]) for i in range(0, len(y), dm.eval_batch_size)]
+        batches = ((x[i : i + dm.eval_batch_size], y[i : i + dm.eval_batch_size]) for i in range(0, len(y), dm.eval_batch_size))
     else:
-        batches = list(dm.val_dataloader() if split == "val" else dm.test_dataloader())
+        batches = dm.val_dataloader() if split == "val" else dm.test_dataloader()
+    for batch in batches:
+        yield dm.on_after_batch_transfer(tuple(batch[:2]), 0)
+
+
+@torch.no_grad()
+def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
+    (the task normalises the images itself)."""
     outs, labels = [], []
-    for xb, yb in batches:
-        xb, yb = dm.on_after_batch_transfer((xb, yb), 0)
+    for xb, yb in split_batches(dm, split):
         outs.append(task(xb))
         labels.append(yb)
     return torch.cat(outs), torch.cat(labels)
@@ -117,17 +126,11 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
         np.savez(f, **arrays)
 
 
-@torch.no_grad()
 def split_images(dm: InMemoryDataModule, split: str, n: int) -> torch.Tensor:
     """The first ``n`` images of a split as the task receives them: float in [0, 1], ``(n, C, H, W)``."""
-    if split not in SPLITS:
-        raise LightCNNError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    dm.setup("test" if split == "test" else "fit")
-    loader = {"train": dm.train_dataloader, "val": dm.val_dataloader, "test": dm.test_dataloader}[split]()
     images: list[torch.Tensor] = []
     count = 0
-    for batch in loader:
-        x, _ = dm.on_after_batch_transfer(tuple(batch[:2]), 0)
+    for x, _ in split_batches(dm, split):
         images.append(x[: n - count])
         count += len(images[-1])
         if count >= n:
