@@ -160,7 +160,8 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     config, backbone, backbone_args = _config_model(argv)
     given_backbone = _option_values(argv, BACKBONE_KEYS)
     given_args = _option_values(argv, BACKBONE_ARGS_KEYS)
-    sets_one_key = any(a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS)) for a in argv)
+    # positions of --model.backbone_args.KEY options (they change one key on top of the dict)
+    key_options = [i for i, a in enumerate(argv) if a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS))]
     if not (isinstance(backbone_args, dict) and backbone_args):
         return argv, notes
     try:
@@ -169,7 +170,7 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
         return argv, notes  # the parser reports it
     switched = backbone_name(new) != backbone_name(backbone)
     if switched and not given_args:
-        kept = " (the keys set with --model.backbone_args.KEY still apply)" if sets_one_key else ""
+        kept = " (the keys set with --model.backbone_args.KEY still apply)" if key_options else ""
         notes.append(
             f"--model.backbone {backbone_name(new)} replaces {config}'s {backbone_name(backbone)}, so its "
             f"backbone_args {_flow(backbone_args)} (written for {backbone_name(backbone)}) are dropped{kept}; "
@@ -177,9 +178,7 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
         )
         at = max(i for i, a in enumerate(argv) if a.split("=", 1)[0] in BACKBONE_KEYS)
         at += 1 if "=" in argv[at] else 2
-        # before any --model.backbone_args.KEY, which must still apply on top
-        keys = [i for i, a in enumerate(argv) if a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS))]
-        at = min([at, *keys])
+        at = min([at, *key_options])  # before any --model.backbone_args.KEY, which must still apply on top
         argv = [*argv[:at], "--model.backbone_args", "null", *argv[at:]]
     elif given_args and not switched:  # a new backbone's own options replace the old ones' wholesale, rightly
         try:
@@ -198,11 +197,7 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def args_alias(args: list[str]) -> str | None:
     """``last`` / ``best`` when the command line's ``--ckpt_path`` is one of them."""
-    for i, a in enumerate(args):
-        value = args[i + 1] if a == "--ckpt_path" and i + 1 < len(args) else a.split("=", 1)[1] if a.startswith("--ckpt_path=") else None
-        if value in ("last", "best"):
-            return value
-    return None
+    return next((value for value in _option_values(args, ("--ckpt_path",)) if value in ALIASES), None)
 
 
 def describe_choice(alias: str, ckpt: Path, experiment: Path, contents: dict) -> str:
