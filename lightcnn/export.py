@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lightcnn.cli_args import backbone_name
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 
@@ -76,7 +77,7 @@ def export_task(task: Any, out: str | Path, stem: str = "model", formats: tuple[
         reference = model(example)
     spec = {
         "task": type(task).__name__,
-        "backbone": _backbone_label(task),
+        "backbone": backbone_name(task.hparams.get("backbone", type(task.backbone).__name__)),
         "checkpoint": source,
         "input": {"name": INPUT_NAME, "shape": ["batch", info.in_channels, info.image_size, info.image_size],
                   "dtype": "float32", "range": [0.0, 1.0], "layout": "NCHW",
@@ -107,11 +108,6 @@ def export_task(task: Any, out: str | Path, stem: str = "model", formats: tuple[
     with atomic_write(manifest) as f:
         json.dump(spec, f, indent=2)
     return Exported(files, manifest, spec, model)
-
-
-def _backbone_label(task: Any) -> str:
-    backbone = task.hparams.get("backbone", type(task.backbone).__name__)
-    return backbone if isinstance(backbone, str) else str(backbone.get("class_path", backbone)) if isinstance(backbone, dict) else type(task.backbone).__name__
 
 
 def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, opset: int, spec: dict[str, Any]) -> None:
