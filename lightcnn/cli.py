@@ -13,7 +13,6 @@ configuration errors) print one message and exit with status 2, without a traceb
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -28,13 +27,15 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightcnn.callbacks.epoch_lines import EpochLines
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
-from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_name, backbone_overrides, describe_choice, into_run_folder, is_config, is_model, partition_options, with_run_config
+from lightcnn.checkpoint_args import checkpoint_model_args
+from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
-from lightcnn.config_errors import config_files_in, explain
-from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
+from lightcnn.config_errors import check_config_files, config_files_in, explain
+from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError, user_error_in
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger
-from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, resolve_ckpt_path
+from lightcnn.preflight import check_monitors, check_resume, check_run_name, check_trainer_values
+from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 from lightcnn.terminal import print_summary, quiet_terminal
 
@@ -57,6 +58,7 @@ class LightCNNCLI(CLIOverrides):
 
     def __init__(self, args: list[str] | None = None, run: bool = True, notes: list[str] | tuple[str, ...] = ()) -> None:
         self._args = list(sys.argv[1:] if args is None else args)
+        check_config_files(config_files_in(self._args))
         self._notes = list(notes)  # shown once the configuration has been built (not before an error about it)
         self._run_dir: Path | None = None  # the checkpoint's run folder when resuming / testing a run
         self._checkpoint: tuple[str, dict] | None = None  # (path, contents) of --ckpt_path, loaded once
@@ -119,6 +121,7 @@ class LightCNNCLI(CLIOverrides):
     def _experiment_dir(self) -> Path:
         cfg = self._section()
         name = cfg.get("name")
+        check_run_name(name)
         if not name:
             files = cfg.get("config") or []
             name = Path(str(files[0])).stem if files else "run"
@@ -140,6 +143,8 @@ class LightCNNCLI(CLIOverrides):
                     print(f"lightcnn: --ckpt_path {alias}: {describe_choice(alias, Path(ckpt), experiment, self._checkpoint[1])}")
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
+            if ckpt is not None and sub == "fit":
+                check_resume(self._checkpoint[1], ckpt, self.config[sub]["trainer"])
             if self._run_dir is not None and sub == "fit":  # resuming: no other fit writes this folder
                 remove_stale_temporaries(self._run_dir)
 
@@ -150,24 +155,7 @@ class LightCNNCLI(CLIOverrides):
         ckpt = self.config[sub].get("ckpt_path") if sub else None
         if not ckpt or self._checkpoint is None:
             return None
-        hparams = dict(self._checkpoint[1].get("hyper_parameters") or {})
-        class_path = hparams.pop("_class_path", None)
-        if not class_path:
-            return None
-        for key in ("_instantiator", "data", *LEGACY_DATA_KEYS):
-            hparams.pop(key, None)
-        given = self.config[sub]["model"]
-        mine = (str(given.get("class_path", "")).rpartition(".")[2], backbone_name(given.get("init_args", {}).get("backbone")))
-        theirs = (class_path.rpartition(".")[2], backbone_name(hparams.get("backbone", mine[1])))
-        if mine != theirs:
-            print(f"lightcnn: note: {ckpt} holds a {theirs[0]} with backbone {theirs[1]}, the config names a {mine[0]} "
-                  f"with backbone {mine[1]}: using the checkpoint's", file=sys.stderr)
-        first = self._args[: self._args.index(sub) + 1] if sub in self._args else [sub]
-        rest = self._args[len(first):]
-        configs, others = partition_options(rest, is_config)
-        model_args, other_args = partition_options(others, is_model)
-        checkpoint_model = json.dumps({"class_path": class_path, "init_args": hparams}, default=str)
-        return [*first, *configs, "--model", checkpoint_model, *model_args, *other_args]
+        return checkpoint_model_args(self._args, sub, self.config[sub]["model"], ckpt, self._checkpoint[1])
 
     def before_instantiate_classes(self) -> None:
         cfg = self._section()
@@ -176,12 +164,24 @@ class LightCNNCLI(CLIOverrides):
             if threads < 1:
                 raise LightCNNError(f"--threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
+        check_trainer_values(cfg["trainer"], self.subcommand)
         inherited = os.environ.get(RUN_DIR_ENV)
-        self.run_folder = Path(inherited) if inherited else self._run_dir or next_version(self._experiment_dir())
+        if inherited or self._run_dir:
+            self.run_folder = Path(inherited or self._run_dir)
+        elif self.subcommand in TRAINER_SUBCOMMANDS:  # taken now, atomically: a run started beside this one gets the next
+            self.run_folder = reserve_version(self._experiment_dir())
+        else:  # parsed for a config only (from_config): nothing is written
+            self.run_folder = next_version(self._experiment_dir())
         into_run_folder(cfg["trainer"].get("logger"), self.run_folder)
 
     def instantiate_classes(self) -> None:
-        super().instantiate_classes()
+        try:
+            super().instantiate_classes()
+            if self.subcommand == "fit":
+                check_monitors(self.trainer.callbacks, self.model)
+        except BaseException:
+            self.after_failed_run()
+            raise
         if rank_zero_only.rank == 0:
             for note in self._notes:
                 print(f"lightcnn: note: {note}", file=sys.stderr)
@@ -247,7 +247,7 @@ class LightCNNCLI(CLIOverrides):
         no run folder behind, so the next attempt is not numbered version_1 beside an empty
         version_0. Folders of resumed runs and anything with results are never touched."""
         run = self.run_folder
-        if self._run_dir is not None or run is None or not getattr(self.trainer, "is_global_zero", True):
+        if self._run_dir is not None or run is None or not getattr(getattr(self, "trainer", None), "is_global_zero", True):
             return
         remove_failed_run(run)
 

@@ -12,6 +12,8 @@ import inspect
 import re
 from pathlib import Path
 
+from lightcnn.errors import LightCNNError
+
 from lightcnn.registry import DATAMODULES, TASKS, Registry
 
 _SECTIONS: dict[str, tuple[str, Registry | None]] = {"model": ("task", TASKS), "data": ("datamodule", DATAMODULES)}
@@ -109,3 +111,34 @@ def config_files_in(argv: list[str]) -> list[str]:
         elif arg.startswith("--config="):
             out.append(arg.split("=", 1)[1])
     return [str(Path(p)) for p in out]
+
+
+def check_config_files(files: list[str]) -> None:
+    """Each ``--config`` file that exists is UTF-8 text holding a YAML mapping (broken YAML and
+    missing files are left to the parser, which names them).
+
+    Raises:
+        LightCNNError: the file and what is wrong with it.
+    """
+    import yaml
+
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise LightCNNError(f"{name} is not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
+                                f"save the config as UTF-8") from err
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # the parser's own message names the line
+        if loaded is None:
+            raise LightCNNError(f"{name} is empty: a config is a YAML mapping of sections (model:, data:, trainer:), "
+                                f"e.g. configs/mnist_classify.yaml")
+        if not isinstance(loaded, dict):
+            raise LightCNNError(f"{name} holds a YAML {type(loaded).__name__}, but a config is a mapping of sections "
+                                f"(model:, data:, trainer:), e.g. configs/mnist_classify.yaml")

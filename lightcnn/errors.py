@@ -3,7 +3,9 @@ CLI finds the user-fixable error behind a library's wrapped one."""
 
 from __future__ import annotations
 
+import errno
 import re
+import traceback
 
 
 class LightCNNError(Exception):
@@ -25,6 +27,9 @@ def user_error_in(err: BaseException) -> LightCNNError | None:
     ours = next((e for e in chain if isinstance(e, LightCNNError)), None)
     if ours is not None:
         return ours
+    known = next((t for t in map(_translate, chain) if t is not None), None)
+    if known is not None:
+        return known
     missing = next((e for e in chain if isinstance(e, ImportError)), None)
     if missing is None:
         return None
@@ -34,6 +39,36 @@ def user_error_in(err: BaseException) -> LightCNNError | None:
     extra = EXTRAS.get(str(package))
     install = f"pip install -e '.[{extra}]'" if extra else f"pip install {package}" if package else "install it"
     return LightCNNError(f"{owner or 'a configured class'} needs a package that is not installed ({text}): {install}")
+
+
+# Where Lightning validates what it was given: a TypeError / ValueError / RuntimeError raised
+# there is about the user's settings (devices, accelerator, a callback's monitor), not a bug.
+_LIGHTNING_CHECKS = re.compile(
+    r"lightning/(pytorch|fabric)/(trainer/connectors/|connector\.py|accelerators/|callbacks/|trainer/configuration_validator\.py"
+    r"|utilities/(device_parser|argparse|seed)\.py|loops/utilities\.py)"
+)
+_FILE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
+                errno.EACCES: "permission denied", errno.ENOTDIR: "a file stands where a folder is needed",
+                errno.EISDIR: "a folder stands where a file is needed", errno.EEXIST: "a file of that name is in the way",
+                errno.ELOOP: "too many levels of symbolic links"}
+
+
+def _translate(err: BaseException) -> LightCNNError | None:
+    """One line for a library's exception that is about the user's settings or files."""
+    first = " ".join((str(err).strip().split("\n\n")[0]).split())
+    if isinstance(err, IndexError) and (m := re.search(r"Target (-?\d+) is out of bounds", str(err))):
+        return LightCNNError(f"a batch holds label {m.group(1)}, outside the task's classes: the DataModule's labels and its "
+                             f"data_info.num_classes disagree")
+    if type(err).__name__ == "MisconfigurationException":
+        return LightCNNError(f"trainer settings: {first}")
+    if isinstance(err, (TypeError, ValueError, RuntimeError)) and err.__traceback__ is not None:
+        frames = traceback.extract_tb(err.__traceback__)
+        if frames and _LIGHTNING_CHECKS.search(frames[-1].filename.replace("\\", "/")):
+            return LightCNNError(f"trainer settings: {first}")
+    if isinstance(err, OSError) and err.errno in _FILE_ERRORS:
+        where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "") if err.filename else "a file or folder lightcnn writes"
+        return LightCNNError(f"{where}: {_FILE_ERRORS[err.errno]}")
+    return None
 
 
 def _chain(err: BaseException) -> list[BaseException]:

@@ -12,6 +12,7 @@ import torch
 from lightcnn.data.base import InMemoryDataModule
 from lightcnn.data.info import LEGACY_DATA_KEYS, data_info_of
 from lightcnn.errors import LightCNNError
+from lightcnn.run import check_checkpoint
 from lightcnn.tasks.base import BaseTask
 
 SPLITS = ("train", "val", "test")
@@ -27,11 +28,9 @@ def load_task(ckpt: str | Path) -> BaseTask:
     Raises:
         LightCNNError: the file is missing or is not a lightcnn checkpoint (named).
     """
-    if not Path(ckpt).is_file():
-        raise LightCNNError(f"checkpoint {ckpt} does not exist")
+    # weights_only, and only lightcnn's, plugins' and registered classes: nothing in it may run code.
+    state = check_checkpoint(ckpt, weights_only=True, way_out=None)
     try:
-        # weights_only: a checkpoint is tensors and plain containers; nothing in it may run code.
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
         hparams = dict(state.get("hyper_parameters") or {})
         cls = _task_class(str(hparams.pop("_class_path", "")), ckpt)
         hparams.pop("_instantiator", None)

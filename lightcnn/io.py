@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,11 +29,13 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
         LightCNNError: the folder cannot be created or written to.
     """
     path = Path(path)
+    if path.is_dir():
+        raise LightCNNError(f"{path} is a folder, but a file is written here: give a file name (nothing was written)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise LightCNNError(f"cannot write {path}: {err}") from err
+        raise LightCNNError(f"cannot write {path}: {err.strerror or err}{_disk_hint(err, path)}") from err
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -40,7 +43,14 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise LightCNNError(f"no space left on the device holding {path.parent}/ while writing {path.name} "
+                                f"(nothing was replaced); free some space and run again") from err
         raise
+
+
+def _disk_hint(err: OSError, path: Path) -> str:
+    return f" (no space left on the device holding {path.parent}/)" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""

@@ -13,8 +13,10 @@ Files whose name starts with ``_`` are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import io
 import os
 import sys
 import traceback
@@ -61,8 +63,9 @@ def _namespace(dirs: list[Path]) -> types.ModuleType:
     return pkg
 
 
-def _import_failure(path: Path, err: BaseException) -> LightCNNError:
-    """Turn an import-time exception into one message naming the plugin file and line."""
+def _import_failure(path: Path, err: BaseException, said: str = "") -> LightCNNError:
+    """Turn an import-time exception (``sys.exit`` and argument parsing included) into one
+    message naming the plugin file and line."""
     line = "?"
     if isinstance(err, SyntaxError) and err.filename and Path(err.filename).resolve() == path.resolve():
         line = str(err.lineno)
@@ -70,8 +73,27 @@ def _import_failure(path: Path, err: BaseException) -> LightCNNError:
         for frame in traceback.extract_tb(err.__traceback__):
             if Path(frame.filename).resolve() == path.resolve():
                 line = str(frame.lineno)
+    if isinstance(err, SystemExit):
+        last = next((t.strip() for t in reversed(said.splitlines()) if t.strip()), "")
+        printed = f" after printing {last!r}" if last else ""
+        return LightCNNError(
+            f"plugin {path}:{line} called sys.exit({'' if err.code is None else err.code!r}) while being imported{printed}: "
+            f"a plugin file must only define and register classes (parse arguments under `if __name__ == '__main__':`)"
+        )
     what = str(err) if isinstance(err, LightCNNError) else f"{type(err).__name__}: {err}"
     return LightCNNError(f"plugin {path}:{line} failed to import: {what}")
+
+
+def _import(module: str, path: Path) -> None:
+    """Import one plugin module; its failures, ``SystemExit`` included, are the plugin's."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):  # what argparse prints before exiting goes into the message
+            importlib.import_module(module)
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - any plugin failure becomes one clear message
+        sys.modules.pop(module, None)
+        raise _import_failure(path, err, said.getvalue()) from err
+    sys.stderr.write(said.getvalue())  # a plugin that imported fine keeps what it printed
 
 
 def discover() -> list[str]:
@@ -99,11 +121,7 @@ def discover() -> list[str]:
         mod = f"plugins.{stem}"
         if mod in _imported:
             continue
-        try:
-            importlib.import_module(mod)
-        except Exception as err:  # noqa: BLE001 - any plugin failure becomes one clear message
-            sys.modules.pop(mod, None)
-            raise _import_failure(path, err) from err
+        _import(mod, path)
         _imported[mod] = path
         new.append(mod)
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -112,7 +130,7 @@ def discover() -> list[str]:
             continue
         try:
             ep.load()
-        except Exception as err:  # noqa: BLE001
+        except (Exception, SystemExit) as err:  # noqa: BLE001
             raise LightCNNError(f"plugin entry point {ep.name!r} ({ep.value}) failed to load: {err}") from err
         _imported[key] = Path(ep.value)
         new.append(key)

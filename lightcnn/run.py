@@ -7,12 +7,14 @@ folder, so one folder tells the whole story of a run.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from lightcnn.errors import LightCNNError
+from lightcnn.trust import vet_classes
 
 ALIASES = ("last", "best")
 RUN_DIR_ENV = "LIGHTCNN_RUN_DIR"  # the run folder rank 0 chose, inherited by the processes it launches
@@ -30,6 +32,25 @@ def next_version(experiment: Path) -> Path:
     found = versions(experiment)
     n = int(found[-1].name.split("_")[1]) + 1 if found else 0
     return experiment / f"version_{n}"
+
+
+def reserve_version(experiment: Path) -> Path:
+    """Create and return the next free ``experiment/version_N``. ``mkdir`` is atomic, so runs
+    started at the same instant never share a folder: the one that loses a number takes the next.
+
+    Raises:
+        LightCNNError: the folder cannot be created (named, with the reason).
+    """
+    while True:
+        run = next_version(experiment)
+        try:
+            experiment.mkdir(parents=True, exist_ok=True)
+            run.mkdir()
+            return run
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise LightCNNError(f"cannot create the run folder {run}: {err.strerror or err}") from err
 
 
 def versions(experiment: Path) -> list[Path]:
@@ -91,7 +112,7 @@ def remove_stale_temporaries(run: Path) -> list[Path]:
     return stale
 
 
-def check_checkpoint(path: str, weights_only: bool | None) -> dict:
+def check_checkpoint(path: str | Path, weights_only: bool | None, way_out: str | None = "pass --weights_only false") -> dict:
     """Open ``path`` the way the Trainer will (memory-mapped, so it is cheap) and turn the
     failures people meet into one sentence.
 
@@ -106,6 +127,11 @@ def check_checkpoint(path: str, weights_only: bool | None) -> dict:
     import torch
 
     safe = weights_only is not False
+    path = str(path)
+    if not os.path.isfile(path):
+        raise LightCNNError(f"{path}: no such checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise LightCNNError(f"{path} is not a readable checkpoint: the file is empty (0 bytes)")
     try:
         try:
             state = torch.load(path, map_location="cpu", weights_only=safe, mmap=True)
@@ -121,13 +147,17 @@ def check_checkpoint(path: str, weights_only: bool | None) -> dict:
         culprit = culprit.split(" was not an allowed global")[0].removeprefix("WeightsUnpickler error: ")
         raise LightCNNError(
             f"{path} holds objects that safe loading (weights_only) refuses: {culprit}. A checkpoint from an unknown "
-            f"source can run code when loaded without it; if you made this file yourself, pass --weights_only false"
+            f"source can run code when loaded without it" + (f"; if you made this file yourself, {way_out}" if way_out else "")
         ) from err
-    except (RuntimeError, OSError, EOFError, ValueError) as err:
-        reason = str(err).splitlines()[0].split(". This is an internal")[0]
+    except MemoryError as err:
+        raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): its sizes ask for more memory than there is") from err
+    except Exception as err:  # noqa: BLE001 - whatever random bytes make torch.load raise, it is this file's fault
+        reason = (str(err).splitlines() or [type(err).__name__])[0].split(". This is an internal")[0]
         raise LightCNNError(f"{path} is not a readable checkpoint (truncated or corrupt?): {reason}") from err
     if not isinstance(state, dict) or "state_dict" not in state or "pytorch-lightning_version" not in state:
         raise LightCNNError(f"{path} is not a Lightning checkpoint (no state_dict / pytorch-lightning_version in it)")
+    if safe:
+        vet_classes(state.get("hyper_parameters"), path, way_out)
     return state
 
 

@@ -28,12 +28,13 @@ def test_checkpoint_shape_must_match_the_data(tmp_path):
 
 
 def test_not_a_checkpoint(tmp_path):
-    with pytest.raises(LightCNNError, match="does not exist"):
+    with pytest.raises(LightCNNError, match="no such checkpoint file"):
         load_task(tmp_path / "missing.ckpt")
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(LightCNNError, match="is not a lightcnn checkpoint"):
+    with pytest.raises(LightCNNError, match="is not a readable checkpoint"):
         load_task(bad)
-    torch.save({"hyper_parameters": {"_class_path": "os.system"}, "state_dict": {}}, tmp_path / "foreign.ckpt")
-    with pytest.raises(LightCNNError, match="not a registered lightcnn task"):
+    foreign = {"hyper_parameters": {"_class_path": "os.system"}, "state_dict": {}, "pytorch-lightning_version": "2.6.6"}
+    torch.save(foreign, tmp_path / "foreign.ckpt")
+    with pytest.raises(LightCNNError, match="names model class_path 'os.system', which is not a lightcnn class"):
         load_task(tmp_path / "foreign.ckpt")

@@ -1,10 +1,9 @@
 """Shared DataModule logic for datasets that fit in memory as uint8 tensors.
 
 A dataset file only says how to fetch its files (``fetch``, run from ``prepare_data``: once per
-node), how to read its splits (``load``) and what its classes are. This base class does the
-rest: class subsets, a seeded stratified validation split, normalisation statistics (handed to
-the task through ``data_info``; the task applies them), index-batched loaders, and the
-uint8 -> [0, 1] float conversion and augmentation on the model's device.
+node), how to read its splits (``load``) and what its classes are. This base class does the rest:
+class subsets, a seeded stratified validation split, normalisation statistics (handed to the task
+through ``data_info``), index-batched loaders, uint8 -> [0, 1] and augmentation on the device.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
 from lightcnn.augment.pipeline import Pipeline
-from lightcnn.data.classes import keep_classes, per_class_batch_size, resolve_classes, resolve_heldout, warn_small_classes
+from lightcnn.data.classes import check_labels, keep_classes, per_class_batch_size, resolve_classes, resolve_heldout, warn_small_classes
 from lightcnn.data.images import convert_images
 from lightcnn.data.info import DataInfo
 from lightcnn.data.splits import val_split
@@ -30,7 +29,7 @@ class InMemoryDataModule(LightningDataModule):
     """Base for in-memory image datasets.
 
     Subclasses set ``native_channels`` and ``native_size`` and implement ``all_class_names``
-    and ``load(train)``.
+    and ``load(train)``; labels outside the classes are refused as they load (``label_source``).
 
     Args:
         root: folder holding the dataset's files.
@@ -130,6 +129,9 @@ class InMemoryDataModule(LightningDataModule):
         """Read the official train (``True``) or test split as uint8 images and int64 labels."""
         raise TypeError(f"{type(self).__name__} must define load()")
 
+    def label_source(self, train: bool) -> str:  # where a split's labels come from, for messages
+        return f"under {self.root}"
+
     # --- the data facts handed to the task -------------------------------------------------
     @property
     def class_names(self) -> list[str]:
@@ -175,7 +177,10 @@ class InMemoryDataModule(LightningDataModule):
     # --- preparation --------------------------------------------------------------------------
     def _read(self, train: bool) -> Split:
         """A split with the class subset, ``grayscale`` and ``image_size`` applied (uint8)."""
-        x, y = keep_classes(*self.load(train=train), self._class_ids, len(self.all_class_names))
+        x, y = self.load(train=train)
+        check_labels(y, len(self.all_class_names), f"{type(self).__name__}: the {'train' if train else 'test'} labels "
+                     f"({self.label_source(train)})")
+        x, y = keep_classes(x, y, self._class_ids, len(self.all_class_names))
         return convert_images(x, self.in_channels, self.stored_size, self.grayscale, type(self).__name__), y
 
     def fetch(self) -> str | None:

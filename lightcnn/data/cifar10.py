@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from lightcnn.data.base import InMemoryDataModule, Split
-from lightcnn.data.download import fetch_archive
+from lightcnn.data.classes import check_labels
+from lightcnn.data.download import fetch_archive, root_is_dataset_folder
 from lightcnn.errors import LightCNNError
 from lightcnn.data.cifar_pickle import read_cifar_pickle
 from lightcnn.registry import DATAMODULES
@@ -58,6 +59,9 @@ class CIFAR10DataModule(InMemoryDataModule):
     def _ensure_files(self) -> None:
         if not self._missing():
             return
+        misplaced = root_is_dataset_folder(self.root, self.folder)
+        if misplaced:  # before any download into it
+            raise LightCNNError(f"{type(self).__name__}: missing {', '.join(self._missing())} in {self.base_dir}/: {misplaced}")
         reason = self.fetch_once()
         missing = self._missing()
         if missing:
@@ -82,6 +86,11 @@ class CIFAR10DataModule(InMemoryDataModule):
                     f"CIFAR file {self.base_dir / name}: 'data' has shape {data.shape} and '{self.label_key}' "
                     f"{len(labels)} entries; expected (N, 3072) and N"
                 )
+            if labels.dtype.kind not in "iu" or data.dtype.kind not in "iu":
+                raise LightCNNError(f"CIFAR file {self.base_dir / name}: 'data' holds {data.dtype} and '{self.label_key}' "
+                                    f"{labels.dtype} values; expected integer pixels and labels")
+            check_labels(torch.from_numpy(labels.astype(np.int64)), len(self.all_class_names),
+                         f"CIFAR file {self.base_dir / name} ('{self.label_key}')")
             xs.append(data.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32))
             ys.append(labels.astype(np.int64))
         return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))

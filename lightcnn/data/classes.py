@@ -55,6 +55,22 @@ def per_class_batch_size(batch_size: int | None, cpb: int | None, m: int | None,
     return cpb * m
 
 
+def check_labels(y: torch.Tensor, num_classes: int, what: str) -> None:
+    """Every label is one of ``0..num_classes-1``: a label outside is refused, never dropped.
+
+    Raises:
+        LightCNNError: ``what``, how many labels are outside, and which values.
+    """
+    bad = (y < 0) | (y >= num_classes)
+    if bool(bad.any()):
+        values = torch.unique(y[bad]).tolist()
+        shown = ", ".join(map(str, values[:10])) + (", ..." if len(values) > 10 else "")
+        raise LightCNNError(
+            f"{what}: {int(bad.sum())} of {len(y)} labels are outside 0..{num_classes - 1} (values: {shown}); "
+            f"the dataset has {num_classes} classes, so these files are damaged or from another dataset"
+        )
+
+
 def keep_classes(x: torch.Tensor, y: torch.Tensor, class_ids: list[int], num_all: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The images of ``class_ids`` (of ``num_all`` labels), relabelled 0..k-1 in that order."""
     if class_ids == list(range(num_all)):

@@ -17,3 +17,29 @@ def fetch_archive(url: str, root: str, md5: str) -> str | None:
         text = str(err).strip().splitlines()
         return f"{type(err).__name__}: {text[-1] if text else ''}"
     return None
+
+
+def root_is_dataset_folder(root: str, folder: str) -> str | None:
+    """When ``root`` looks like the dataset's own folder (``.../MNIST`` or one holding ``raw/``)
+    instead of the folder holding it, the sentence saying so and the fix; else None."""
+    from pathlib import Path
+
+    path = Path(root)
+    if path.name == folder or (path / "raw").is_dir() and not (path / folder).exists():
+        parent = path.parent if str(path.parent) not in ("", ".") else "."
+        return (f"data.root={root} looks like the {folder} folder itself; data.root is the folder that holds {folder}/, "
+                f"so try --data.root {parent}")
+    return None
+
+
+def remove_empty_dirs(path: "Path", stop: "Path") -> None:  # noqa: UP037
+    """Remove ``path`` and its parents up to (not including) ``stop`` while they are empty: a
+    failed download must not leave empty folders in the user's data."""
+    import contextlib
+
+    while path != stop and path.is_dir() and stop in path.parents:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        if path.exists():
+            return
+        path = path.parent

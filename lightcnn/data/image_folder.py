@@ -118,8 +118,15 @@ class ImageFolderDataModule(InMemoryDataModule):
     def _decode_or_cached(self) -> Split:
         path = self._cache_path()
         if self.cache and path.is_file():
-            cached = torch.load(path, weights_only=True)
-            return cached["x"], cached["y"]
+            try:
+                cached = torch.load(path, weights_only=True)
+                x, y = cached["x"], cached["y"]
+                if len(x) == len(y) == len(self._samples) and tuple(x.shape[-2:]) == (self.native_size,) * 2:
+                    return x, y
+                raise ValueError(f"it holds {len(y)} images for {len(self._samples)} files")
+            except Exception as err:  # noqa: BLE001 - a cache is only a copy: any damage means decode again
+                warnings.warn(f"image cache {path} is unreadable ({type(err).__name__}); decoding the images again and "
+                              f"rewriting it", stacklevel=2)
         x = torch.from_numpy(np.stack([decode(p, self.native_size) for p, _ in self._samples]))
         y = torch.tensor([label for _, label in self._samples], dtype=torch.long)
         if self.cache:

@@ -3,7 +3,6 @@ grayscale conversion (luma), and expanding files / folders / glob patterns."""
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,10 @@ def decode(path: Path, size: int) -> np.ndarray:
             left, top = (nw - size) // 2, (nh - size) // 2
             im = im.crop((left, top, left + size, top + size))
             return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except Image.DecompressionBombError as err:
+        raise LightCNNError(f"image {path} is refused as a possible decompression bomb: {err} (Pillow's guard against "
+                            f"files that decode to huge images; downscale it, or raise PIL.Image.MAX_IMAGE_PIXELS in your code)") from err
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:  # Pillow raises SyntaxError for some broken headers
         raise LightCNNError(f"cannot read image {path}: {err}") from err
 
 
@@ -79,11 +81,24 @@ def expand(patterns: list[str] | str) -> list[Path]:
         elif path.is_file():
             hits = [path]
         else:
-            hits = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+            hits = sorted(p for p in _glob(pattern) if p.is_file())
         if not hits:
             raise LightCNNError(f"data.predict_files: {pattern!r} matches no image file (give files, folders or glob patterns)")
         found += hits
-    return list(dict.fromkeys(found))
+    unique: dict[Path, Path] = {}
+    for p in found:  # one entry per file, however many links or patterns lead to it
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
+
+
+def _glob(pattern: str) -> list[Path]:
+    """Matches of a glob pattern; ``**`` does not descend into symbolic links to folders, so
+    link loops cannot make it run for ever (``glob.glob`` follows them)."""
+    anchor = Path(pattern).anchor
+    rest = pattern[len(anchor):] if anchor else pattern
+    if not rest:
+        return []
+    return list(Path(anchor or ".").glob(rest))
 
 
 def load_files(paths: list[Path], channels: int, size: int) -> torch.Tensor:

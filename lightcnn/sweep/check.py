@@ -14,6 +14,7 @@ from lightcnn.cli import LightCNNCLI
 from lightcnn.errors import user_error_in
 from lightcnn.config_errors import explain
 from lightcnn.errors import LightCNNError
+from lightcnn.report.spec import known_metrics
 from lightcnn.sweep.spec import SweepSpec, to_args
 
 RESERVED = {"trainer.default_root_dir": "the sweep puts each trial in its own folder", "name": "the variant names the trial",
@@ -126,16 +127,6 @@ def _task_class(config: Any) -> type:
     path = str(config["model"]["class_path"])
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
-
-
-def known_metrics(task: type) -> set[str]:
-    """The keys a task declares it logs: its monitor and its report spec's keys, each val/test
-    name under both stages."""
-    spec = task.report_spec
-    keys = {task.monitor, *spec.scores, *spec.epoch_table, *spec.metrics, *(k for _, ks in spec.curves for k in ks)}
-    keys |= {k for pair in (spec.gap, spec.overfit) if pair for k in pair if "/" in k}
-    names = {k.split("/", 1)[1] for k in keys if k.startswith(("val/", "test/"))}
-    return {k for k in keys if k.startswith("train/")} | {f"{s}/{n}" for s in ("val", "test") for n in names}
 
 
 def direction_of(metric: str, task: type) -> str:

@@ -1,0 +1,104 @@
+"""Checks of a run's settings made before anything is built or written: values Lightning would
+accept and then do nothing with (``max_epochs 0``, resuming a finished run), run names that
+would leave the runs folder, and monitors no task logs (which Lightning reports only after a
+whole epoch)."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from lightcnn.errors import LightCNNError
+
+EPOCH_METRICS = ("train/loss_step", "train/loss_epoch", "time/epoch_s", "time/fit_s", "model/params")
+
+
+def check_run_name(name: str | None) -> None:
+    """A run name is a relative path inside the runs folder (``a`` or ``study/a``).
+
+    Raises:
+        LightCNNError: an absolute name, a ``..`` part or an empty part.
+    """
+    if name is None:
+        return
+    path = PurePath(name)
+    if not name.strip() or path.is_absolute() or any(part in ("..", ".", "") for part in name.replace("\\", "/").split("/")):
+        raise LightCNNError(
+            f"--name {name!r}: a run name is a folder inside the runs folder, such as 'mnist_try' or 'study/a'; "
+            f"to write elsewhere, set --trainer.default_root_dir"
+        )
+
+
+def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> None:
+    """Refuse epoch and step limits that make a fit train nothing or make no sense.
+
+    Raises:
+        LightCNNError: the key, its value and what is valid.
+    """
+    if subcommand not in (None, "fit"):
+        return
+    for key in ("max_epochs", "min_epochs", "max_steps", "min_steps"):
+        value = trainer.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if key.startswith("max") and value == 0:
+            raise LightCNNError(f"trainer.{key}=0 trains nothing; give a positive number (-1 for no limit), "
+                                f"or use `lightcnn validate` / `lightcnn test` to evaluate without training")
+        if value < -1:
+            raise LightCNNError(f"trainer.{key}={value}: must be a positive number, or -1 for no limit")
+
+
+def check_resume(state: dict, ckpt: str, trainer: dict[str, Any]) -> None:
+    """A fit resumed from a checkpoint that has already reached ``max_epochs`` / ``max_steps``
+    would train nothing and leave nothing new.
+
+    Raises:
+        LightCNNError: how far the checkpoint got, and what to do instead.
+    """
+    try:
+        done = int(state["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return  # not a Lightning fit checkpoint with loop state: Lightning decides
+    steps = int(state.get("global_step") or 0)
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    over = None
+    if isinstance(max_epochs, int) and max_epochs > 0 and done >= max_epochs:
+        over = f"has finished {done} epochs of max_epochs={max_epochs}: resuming would train nothing. Raise --trainer.max_epochs to train on"
+    elif isinstance(max_steps, int) and max_steps > 0 and steps >= max_steps:
+        over = f"has taken {steps} steps of max_steps={max_steps}: resuming would train nothing. Raise --trainer.max_steps to train on"
+    if over:
+        raise LightCNNError(f"{ckpt} {over}, or evaluate it with `lightcnn test --ckpt_path {ckpt}`")
+
+
+def monitorable(task: Any) -> set[str] | None:
+    """The metric names a lightcnn task logs during a fit (what a callback may monitor), or None
+    for a task that is not lightcnn's own (its logging is not declared)."""
+    from lightcnn.report.spec import known_metrics
+
+    if not type(task).__module__.startswith("lightcnn."):
+        return None
+    return {k for k in known_metrics(type(task)) if not k.startswith("test/")} | set(EPOCH_METRICS)
+
+
+def check_monitors(callbacks: list[Any], task: Any) -> None:
+    """Every ``monitor`` of the user's callbacks (EarlyStopping, ModelCheckpoint...) names a
+    metric the task logs, checked before the first epoch rather than after it.
+
+    Raises:
+        LightCNNError: the callback, its monitor and the names that can be monitored.
+    """
+    names = monitorable(task)
+    if names is None:
+        return
+    for cb in callbacks:
+        monitor = getattr(cb, "monitor", None)
+        head, _, tail = str(monitor).rpartition("/")
+        per_class = head in names and tail in getattr(task, "class_names", ())  # val/f1/<class>
+        if isinstance(monitor, str) and monitor not in names and not per_class:
+            close = sorted(n for n in names if n.split("/")[-1] == monitor.replace("_", "/").split("/")[-1])
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            shown = sorted(n for n in names if n.count("/") == 1)
+            raise LightCNNError(
+                f"{type(cb).__name__}(monitor={monitor!r}): {type(task).__name__} logs no such metric; {hint}"
+                f"metrics that can be monitored: {', '.join(shown)} (and per class, where logged)"
+            )
