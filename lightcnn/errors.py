@@ -23,7 +23,7 @@ EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "onnx": "export", "o
 def user_error_in(err: BaseException) -> LightCNNError | None:
     """The user-fixable error behind ``err``: a ``LightCNNError``, or a package a configured class
     (a logger, a callback) needs and that is not installed, named with its install command."""
-    chain = _chain(err)
+    chain = exception_chain(err)
     ours = next((e for e in chain if isinstance(e, LightCNNError)), None)
     if ours is not None:
         return ours
@@ -71,7 +71,7 @@ def _translate(err: BaseException) -> LightCNNError | None:
     return None
 
 
-def _chain(err: BaseException) -> list[BaseException]:
+def exception_chain(err: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
     cur: BaseException | None = err
     while cur is not None and cur not in out:

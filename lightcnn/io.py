@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from lightcnn.errors import LightCNNError
+from lightcnn.errors import LightCNNError, exception_chain
 
 
 def _umask() -> int:
@@ -46,7 +46,8 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        # torch.save reports a full disk as a RuntimeError whose context is the OSError
+        if any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in exception_chain(err)):
             raise LightCNNError(f"no space left on the device holding {path.parent}/ while writing {path.name} "
                                 f"(nothing was replaced); free some space and run again") from err
         raise

@@ -5,6 +5,7 @@ whole epoch)."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import PurePath
 from typing import Any
 
@@ -95,7 +96,7 @@ def check_monitors(callbacks: list[Any], task: Any) -> None:
         head, _, tail = str(monitor).rpartition("/")
         per_class = head in names and tail in getattr(task, "class_names", ())  # val/f1/<class>
         if isinstance(monitor, str) and monitor not in names and not per_class:
-            close = sorted(n for n in names if n.split("/")[-1] == monitor.replace("_", "/").split("/")[-1])
+            close = difflib.get_close_matches(monitor.replace("_", "/"), sorted(names), n=3, cutoff=0.6)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             shown = sorted(n for n in names if n.count("/") == 1)
             raise LightCNNError(

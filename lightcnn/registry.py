@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from lightcnn.errors import LightCNNError
+from lightcnn.option_types import check_option_types
 
 # Sources of names that are not registered one by one (timm's models): prefix -> (lister, getter).
 Provider = tuple[Callable[[str], list[str]], Callable[[str], Any]]
@@ -49,6 +50,7 @@ def check_options(factory: Any, options: dict[str, Any], what: str, hidden: tupl
     if bad:
         valid = sorted(names - set(hidden))
         raise LightCNNError(f"{what} has no option {', '.join(map(repr, bad))}; valid options: {valid}")
+    check_option_types(factory, options, what)
 
 
 class Registry:

@@ -199,12 +199,14 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
-def test_bad_input_is_explained(case, tmp_path, monkeypatch, capsys):
+def assert_explained(tmp_path: Path, monkeypatch, capsys, build: Callable[[], list[str]], expected: list[str],
+                     strict: bool = False) -> str:
+    """Run the command ``build`` gives in a fresh folder holding a tiny MNIST: exit 2, one
+    ``lightcnn: error:`` line holding each of ``expected``, no traceback, nothing half-written
+    and no run folder left; ``strict``: nothing new at all. Returns the message."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "more"))  # a second plugin folder
     write_mnist_layout(tmp_path / "data")
-    build, expected = CASES[case]
     argv = build()
     capsys.readouterr()
     before = {p for p in tmp_path.rglob("*") if "trained" not in p.parts}
@@ -212,8 +214,18 @@ def test_bad_input_is_explained(case, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2, err[-2000:]
     assert "Traceback" not in err and err.startswith("lightcnn: error:"), err[-2000:]
+    assert len([line for line in err.splitlines() if line.startswith("lightcnn: error:")]) == 1, err
     for text in expected:
         assert text in err, f"{text!r} not in {err!r}"
     left = {p for p in tmp_path.rglob("*") if "trained" not in p.parts} - before
     assert not [p for p in left if p.name.endswith(".tmp")], left  # no half-written file
     assert not [p for p in left if p.parent.name == "runs" or p.name.startswith("version_")], left  # no empty run folder
+    if strict:
+        assert not [p for p in left if "__pycache__" not in p.parts], left
+    return err
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_bad_input_is_explained(case, tmp_path, monkeypatch, capsys):
+    build, expected = CASES[case]
+    assert_explained(tmp_path, monkeypatch, capsys, build, expected)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from lightcnn.commands import COMMANDS, TRAINER_COMMANDS
 from lightcnn.entry import help_text, main as entry_main
@@ -112,3 +113,6 @@ def test_sigterm_during_fit_exits_non_zero_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert "lightcnn: stopped by SIGTERM" in err and "--ckpt_path last" in err and "Traceback" not in err
     assert last.is_file()
+    torch.load(last, weights_only=True)  # a whole checkpoint, not part of one
+    run = last.parents[1]
+    assert (run / "report.md").is_file() and (run / "history.json").is_file()  # the finished epochs are reported

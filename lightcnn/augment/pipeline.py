@@ -44,7 +44,10 @@ class Pipeline:
             options = {k: v for k, v in entry.items() if k != "name"}
             op_cls = AUGMENTATIONS.get(str(entry["name"]))
             check_options(op_cls, options, f"augmentation {entry['name']} (data.augment[{i}])")
-            ops.append(op_cls(**options))
+            try:
+                ops.append(op_cls(**options))
+            except (TypeError, ValueError) as err:  # a constraint the annotations do not state
+                raise LightCNNError(f"augmentation {entry['name']} (data.augment[{i}]) {options}: {err}") from err
         return cls(ops)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

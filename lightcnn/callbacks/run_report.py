@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
@@ -77,6 +78,12 @@ class RunReport(Callback):
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero and self._dir is not None and not (self._dir / "run_info.json").is_file():
             self._write_info(trainer, pl_module)
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        # Stopped from outside (SIGTERM from a scheduler or `timeout`, Ctrl+C): Lightning skips
+        # teardown, but the epochs that finished deserve their report.
+        if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            self.teardown(trainer, pl_module, "fit")
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # After the Trainer's own teardown: the logger has flushed metrics.csv by now.
