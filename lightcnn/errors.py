@@ -59,6 +59,10 @@ def _translate(err: BaseException) -> LightCNNError | None:
     if isinstance(err, IndexError) and (m := re.search(r"Target (-?\d+) is out of bounds", str(err))):
         return LightCNNError(f"a batch holds label {m.group(1)}, outside the task's classes: the DataModule's labels and its "
                              f"data_info.num_classes disagree")
+    if isinstance(err, RuntimeError) and str(err).startswith("Error(s) in loading state_dict"):
+        detail = next((ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()), "")[:300]
+        return LightCNNError(f"the checkpoint's weights do not fit the model built from the config ({detail}); a checkpoint's "
+                             f"architecture (model.backbone, backbone_args, embedding_dim) cannot be changed when loading it")
     if type(err).__name__ == "MisconfigurationException":
         return LightCNNError(f"trainer settings: {first}")
     if isinstance(err, (TypeError, ValueError, RuntimeError)) and err.__traceback__ is not None:

@@ -18,7 +18,8 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, Trainer
 
 from lightcnn.report.history import History, read_run_history
-from lightcnn.run import next_version
+from lightcnn.preflight import check_run_name
+from lightcnn.run import reserve_version
 
 
 class Report:
@@ -52,7 +53,8 @@ class Experiment:
             from lightcnn.checkpoint_io import AtomicCheckpointIO
             from lightcnn.lightning_overrides import RunLogger
 
-            run = next_version(Path(root) / name)
+            check_run_name(name)
+            run = reserve_version(Path(root) / name)
             trainer_kwargs.setdefault("logger", RunLogger.into(run))
             trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
             trainer_kwargs.setdefault("use_distributed_sampler", False)  # lightcnn's samplers shard by rank

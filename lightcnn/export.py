@@ -26,7 +26,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 
 FORMATS = ("onnx", "torchscript")
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = MIN_OPSET = 18
 INPUT_NAME = "image"
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 INSTALL = "pip install -e '.[export]'"
@@ -130,6 +130,10 @@ def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, opset: int,
     except Exception as err:  # the exporter's own errors are many kinds; one line names the cause
         first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
         raise LightCNNError(f"ONNX export of {spec['backbone']} failed: {first}") from err
+    written = program.model.opset_imports.get("", program.model.opset_imports.get("ai.onnx"))
+    if written != opset:  # the converter can fail quietly and keep its own opset: never label a file wrongly
+        raise LightCNNError(f"ONNX export: opset {opset} was asked for but the exporter produced opset {written}; "
+                            f"use --opset {MIN_OPSET} or higher (the torch.export-based exporter starts at {MIN_OPSET})")
     meta = {"lightcnn": json.dumps({k: spec[k] for k in ("task", "backbone", "input", "output", "class_names", "normalization")})}
     program.model.metadata_props.update(meta)
     program.save(str(path), external_data=False)

@@ -36,6 +36,9 @@ def plugin_dirs() -> list[Path]:
     for entry in os.environ.get(ENV_VAR, "").split(os.pathsep):
         if entry.strip():
             folder = Path(entry).expanduser()
+            if not folder.is_dir():  # set on purpose: a typo must not silently drop the user's plugins
+                raise LightCNNError(f"{ENV_VAR} names {entry!r}, which is not a folder; give folders of plugin files, "
+                                    f"separated by '{os.pathsep}'")
             dirs.append(folder / "plugins" if (folder / "plugins").is_dir() else folder)
     seen: list[Path] = []
     for d in dirs:

@@ -47,6 +47,16 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
                                 f"or use `lightcnn validate` / `lightcnn test` to evaluate without training")
         if value < -1:
             raise LightCNNError(f"trainer.{key}={value}: must be a positive number, or -1 for no limit")
+    for key in ("accumulate_grad_batches", "check_val_every_n_epoch", "log_every_n_steps"):
+        value = trainer.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise LightCNNError(f"trainer.{key}={value}: must be a whole number >= 1")
+    clip = trainer.get("gradient_clip_val")
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip < 0:
+        raise LightCNNError(f"trainer.gradient_clip_val={clip}: must be >= 0 (0 or null: no clipping)")
+    limit = trainer.get("limit_train_batches")
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit <= 0:
+        raise LightCNNError(f"trainer.limit_train_batches={limit:g} trains nothing; give a fraction in (0, 1] or a number of batches >= 1")
 
 
 def check_resume(state: dict, ckpt: str, trainer: dict[str, Any]) -> None:

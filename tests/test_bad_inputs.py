@@ -205,6 +205,7 @@ def assert_explained(tmp_path: Path, monkeypatch, capsys, build: Callable[[], li
     ``lightcnn: error:`` line holding each of ``expected``, no traceback, nothing half-written
     and no run folder left; ``strict``: nothing new at all. Returns the message."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "more").mkdir(exist_ok=True)
     monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "more"))  # a second plugin folder
     write_mnist_layout(tmp_path / "data")
     argv = build()

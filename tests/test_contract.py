@@ -93,7 +93,7 @@ def test_test_and_predict_from_a_checkpoint_alone(mnist_root, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_a_checkpoint_of_another_task_is_named_not_switched_silently(mnist_root, tmp_path, monkeypatch, capsys):
+def test_a_checkpoint_of_another_task_is_refused_and_another_backbone_named(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
     assert main(["fit", *tiny_fit_args(mnist_root, runs)]) == 0
@@ -101,9 +101,23 @@ def test_a_checkpoint_of_another_task_is_named_not_switched_silently(mnist_root,
     capsys.readouterr()
     args = ["test", "--config", str(REPO / "configs" / "mnist_embed.yaml"), "--data.root", str(mnist_root),
             "--data.download", "false", "--ckpt_path", str(ckpt), "--trainer.default_root_dir", str(runs), *QUIET]
-    assert main(args) == 0
+    assert main(args) == 2
     err = capsys.readouterr().err
-    assert "holds a ClassificationTask with backbone mnist_cnn, the config names a EmbeddingTask with backbone embed_cnn" in err
+    assert "holds a ClassificationTask (backbone mnist_cnn), but the config names a EmbeddingTask" in err
+    assert not (runs / "mnist_embed").exists()  # refused before anything was written
+    other = ["test", "--config", str(REPO / "configs" / "mnist_classify.yaml"), "--data.root", str(mnist_root),
+             "--data.download", "false", "--trainer.default_root_dir", str(runs), *QUIET]
+    assert main([*other, "--ckpt_path", str(ckpt), "--model.backbone", "convnet"]) == 2  # on the command line: cannot be
+    assert "--model.backbone convnet: " in capsys.readouterr().err
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), "--model.backbone", "convnet", "--model.backbone_args", "null",
+                 "--name", "conv"]) == 0
+    capsys.readouterr()
+    assert main([*other, "--ckpt_path", str(runs / "conv" / "version_0" / "checkpoints" / "last.ckpt")]) == 0  # config's: a note
+    err = capsys.readouterr().err
+    assert "holds a ClassificationTask with backbone convnet, the config names a ClassificationTask with backbone mnist_cnn" in err
+    # the run's own command line with --ckpt_path last (and one more epoch) resumes: equal architecture options are fine
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=2), "--model.backbone", "convnet", "--model.backbone_args", "null",
+                 "--name", "conv", "--ckpt_path", "last"]) == 0
 
 
 @pytest.mark.slow

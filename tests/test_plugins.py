@@ -68,3 +68,10 @@ def test_plugin_path_folder_with_plugins_subfolder(tmp_path, monkeypatch):
     monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "project"))
     discover()
     assert "deep_net" in BACKBONES
+
+
+def test_a_plugin_path_entry_that_is_not_a_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "typo"))
+    with pytest.raises(LightCNNError, match="LIGHTCNN_PLUGIN_PATH names .*typo'?, which is not a folder"):
+        discover()

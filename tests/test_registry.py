@@ -63,6 +63,7 @@ def test_reregistering_the_same_definition_is_not_a_clash():
 
 def test_unknown_name_lists_close_matches_and_plugin_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "extra").mkdir()
     monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "extra"))
     with pytest.raises(LightCNNError) as err:
         BACKBONES.get("cifar10_bse")

@@ -31,7 +31,7 @@ def test_version_folders_reserved_at_the_same_instant_are_all_different(tmp_path
     assert sorted(int(r.name.split("_")[1]) for r in runs) == list(range(64))
 
 
-@pytest.mark.slow
+@pytest.mark.cluster  # three processes at once: in the multi-process tier
 def test_fits_started_together_get_their_own_folders(tmp_path):
     root = write_mnist_layout(tmp_path / "data")
     args = ["fit", "--config", str(REPO / "configs" / "mnist_classify.yaml"), "--data.root", str(root), "--data.download", "false",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     from lightcnn.errors import LightCNNError
-    from lightcnn.export import DEFAULT_OPSET, FORMATS, export_task, verify
+    from lightcnn.export import DEFAULT_OPSET, MIN_OPSET, FORMATS, export_task, verify
     from lightcnn.inference import load_task
     from lightcnn.run import run_dir_of
 
@@ -33,6 +33,8 @@ def main(argv: list[str]) -> int:
         raise LightCNNError(f"unrecognized arguments: {' '.join(overrides)} (data options need --check N)")
     if a.check < 0 or a.tolerance <= 0:
         raise LightCNNError("--check must be >= 0 and --tolerance > 0")
+    if a.opset < MIN_OPSET:
+        raise LightCNNError(f"--opset {a.opset}: the torch.export-based ONNX exporter writes opset {MIN_OPSET} or higher")
     ckpt = Path(a.ckpt)
     task = load_task(ckpt)
     run = run_dir_of(ckpt)

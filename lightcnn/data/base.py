@@ -98,7 +98,7 @@ class InMemoryDataModule(LightningDataModule):
         self._generators: dict[torch.device, torch.Generator] = {}
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise LightCNNError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")
-        if val_size < 0:
+        if val_size < 0 or val_size > 1 and val_size != int(val_size):
             raise LightCNNError(f"data.val_size must be a fraction in [0, 1) or a count >= 1, got {val_size}")
         for key, val in (("mean", mean), ("std", std)):
             if val is not None and len(val) != self.in_channels:
