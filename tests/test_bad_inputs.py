@@ -6,9 +6,11 @@ Every case runs the real command in process, in a fresh folder holding a tiny MN
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import pickle
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,10 +38,22 @@ def truncate(path: Path, keep: int) -> None:
     path.write_bytes(path.read_bytes()[:keep])
 
 
+_TRAINED: dict[str, Path] = {}  # one trained run per test session, copied into each case's folder
+
+
 def trained_checkpoint() -> Path:
-    """A 1-epoch MNIST run's last.ckpt (1 channel, 28 px)."""
-    assert main(fit(MNIST, "--trainer.limit_train_batches", "2", "--name", "trained")) == 0
-    return Path("runs/trained/version_0/checkpoints/last.ckpt")
+    """A 1-epoch MNIST run's last.ckpt (1 channel, 28 px), as ``runs/trained/version_0`` of the
+    current folder (trained once per session on the tiny MNIST every case has, then copied)."""
+    run = Path("runs/trained/version_0")
+    if "run" not in _TRAINED or not _TRAINED["run"].is_dir():
+        assert main(fit(MNIST, "--trainer.limit_train_batches", "2", "--name", "trained")) == 0
+        keep = tempfile.mkdtemp(prefix="lightcnn-trained-")
+        atexit.register(shutil.rmtree, keep, True)
+        _TRAINED["run"] = Path(keep) / "version_0"
+        shutil.copytree(run, _TRAINED["run"])
+    elif not run.exists():
+        shutil.copytree(_TRAINED["run"], run)
+    return run / "checkpoints" / "last.ckpt"
 
 
 def mnist_checkpoint_on_cifar() -> list[str]:
