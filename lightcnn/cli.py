@@ -71,7 +71,7 @@ class LightCNNCLI(CLIOverrides):
             trainer_defaults={"default_root_dir": "runs", "use_distributed_sampler": False},
             save_config_callback=AtomicSaveConfigCallback,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"exit_on_error": False},
+            parser_kwargs={"exit_on_error": False, "allow_abbrev": False},
             auto_configure_optimizers=False,
             args=args,
             run=run,

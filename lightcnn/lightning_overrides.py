@@ -102,7 +102,8 @@ class FlopsModelSummary(ModelSummary):
 class CLIOverrides(LightningCLI):
     """The LightningCLI methods lightcnn replaces, and why:
 
-    - ``_prepare_subcommand_parser``: ``weights_only`` defaults to True (loading a checkpoint
+    - ``_prepare_subcommand_parser``: no abbreviated options (a misspelt key is an error, not a
+      guess); ``weights_only`` defaults to True (loading a checkpoint
       must not run code), and ``verbose`` to False (validate / test print a compact summary, not
       Lightning's row per value); there is no public hook for a subcommand's defaults.
     - ``_parse_ckpt_path``: Lightning replaces the whole model config with the checkpoint's
@@ -114,6 +115,7 @@ class CLIOverrides(LightningCLI):
     """
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        kwargs.setdefault("allow_abbrev", False)  # --trainer.max_epoch must not quietly mean max_epochs
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         if "weights_only" in self._subcommand_method_arguments[subcommand]:
             parser.set_defaults(weights_only=True)

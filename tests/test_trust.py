@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import struct
 import sys
 import zlib
@@ -138,6 +139,14 @@ def out_is_a_file() -> list[str]:
     return ["compare", run, run, "--out", "cmp"]
 
 
+def two_runs_compared_by(metric: str) -> Callable[[], list[str]]:
+    def build() -> list[str]:
+        run = trained_checkpoint().parents[1]
+        shutil.copytree(run, "runs/trained_too/version_0")
+        return ["compare", str(run), "runs/trained_too/version_0", "--metric", metric, "--out", "cmp"]
+    return build
+
+
 def plugin(body: str) -> Callable[[], list[str]]:
     return lambda: (write_plugin(Path("plugins"), "rude", "", body=body), ["list"])[1]
 
@@ -213,6 +222,9 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "corrupt run_info for compare": (damaged_run_file("run_info.json", "compare"), ["run_info.json is not valid JSON"]),
     "--out naming a folder": (out_is_a_folder, ["out is a folder, but a file is written here"]),
     "--out folder that is a file": (out_is_a_file, ["cmp"]),
+    "an abbreviated option": (lambda: fit(MNIST, "--trainer.max_epoch", "1"), ["unknown option --trainer.max_epoch"]),
+    "an abbreviated command option": (lambda: ["export", "--ckpt", "x.ckpt", "--opse", "18"], ["--opse"]),
+    "compare by a metric no run has": (two_runs_compared_by("val/nope"), ["--metric val/nope: none of these runs has it", "val/acc"]),
     # 5. files and paths
     "run name leaving the runs folder": (lambda: fit(MNIST, "--name", "../../x"), ["--name '../../x'", "inside the runs folder"]),
     "absolute run name": (lambda: fit(MNIST, "--name", "/tmp/elsewhere"), ["--name '/tmp/elsewhere'"]),

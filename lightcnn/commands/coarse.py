@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.report.coarse import fine_to_coarse_analysis
     from lightcnn.report.figures import bars_png
 
-    p = argparse.ArgumentParser(prog="lightcnn coarse", description="CIFAR-100: fine model mapped to superclasses vs a coarse model.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn coarse", description="CIFAR-100: fine model mapped to superclasses vs a coarse model.")
     p.add_argument("--fine-ckpt", required=True, help="a checkpoint trained on the 100 fine labels")
     p.add_argument("--coarse-ckpt", help="a checkpoint trained on the 20 coarse labels (optional)")
     p.add_argument("--config", "-c", required=True, help="a CIFAR-100 config with label_level: fine (gives the images)")

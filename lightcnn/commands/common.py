@@ -28,7 +28,7 @@ def config_of(ckpt: str, config: str | None) -> str:
 def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None]) -> tuple:
     from lightcnn.inference import check_compatible, load_task
 
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint (e.g. runs/x/version_0/checkpoints/best.ckpt)")
     p.add_argument("--config", "-c", help="a config whose data section gives the images (default: the checkpoint's run config)")
     extra(p)

@@ -15,6 +15,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.run import run_dir_of
 
     p = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="lightcnn export", description="Export a checkpoint to ONNX and TorchScript: images in [0, 1] in, class probabilities (or the embedding) out, normalisation inside, any batch size.",
         epilog="Data options (--data.root .data, ...) after the others apply to the --check images.",
     )

@@ -8,7 +8,7 @@ import argparse
 def main(argv: list[str]) -> int:
     from lightcnn.registry import REGISTRIES
 
-    p = argparse.ArgumentParser(prog="lightcnn list", description="List registered names.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn list", description="List registered names.")
     p.add_argument("kind", nargs="?", choices=sorted(REGISTRIES), help="what to list (default: all)")
     p.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'cifar*' or 'timm/resnet*'")
     a = p.parse_args(argv)

@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.errors import LightCNNError
 
     p = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="lightcnn lr-find",
         description="Train briefly with an exponentially rising learning rate (Lightning's Tuner.lr_find) and suggest "
         "the rate where the loss falls fastest. Writes {root}/{name}/lr_find/version_N/: config.yaml (the run config "

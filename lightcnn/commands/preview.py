@@ -12,7 +12,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.data.info import DescribesSplits
     from lightcnn.io import atomic_write
 
-    p = argparse.ArgumentParser(prog="lightcnn preview-augment", description="Grid of augmented training images.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn preview-augment", description="Grid of augmented training images.")
     p.add_argument("--config", "-c", required=True, help="a run config with data.init_args.augment")
     p.add_argument("--n", type=int, default=8, help="augmented versions per image (default 8)")
     p.add_argument("--rows", type=int, default=6, help="images, one class after another (default 6)")

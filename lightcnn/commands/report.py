@@ -8,7 +8,7 @@ import argparse
 def report(argv: list[str]) -> int:
     from lightcnn.report.run_report import build_report
 
-    p = argparse.ArgumentParser(prog="lightcnn report", description="(Re)build report.md and report.html in run folders.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn report", description="(Re)build report.md and report.html in run folders.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="e.g. runs/cifar10_base/version_0")
     a = p.parse_args(argv)
     for run in a.run_dirs:
@@ -20,12 +20,12 @@ def report(argv: list[str]) -> int:
 def compare(argv: list[str]) -> int:
     from lightcnn.report.compare import compare_runs
 
-    p = argparse.ArgumentParser(prog="lightcnn compare", description="Compare runs: table, overlaid curves, config diff.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn compare", description="Compare runs: table, overlaid curves, config diff.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--metric", default="test/acc", help="the column to rank by (default test/acc; e.g. val/acc, test/map_at_r)")
     p.add_argument("--out", default="compare", help="folder for compare.md, compare.html, compare_curves.png (default ./compare)")
     a = p.parse_args(argv)
-    md, page = compare_runs(a.run_dirs, a.out, a.metric)
+    md, page = compare_runs(a.run_dirs, a.out, a.metric, metric_given=any(x.split("=")[0] == "--metric" for x in argv))
     print(md.read_text().split("## Curves")[0].rstrip())
     print(f"\nwrote {md}, {page.name} and compare_curves.png")
     return 0

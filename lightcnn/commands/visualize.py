@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
     from lightcnn.run import run_dir_of
 
-    p = argparse.ArgumentParser(prog="lightcnn visualize", description="Filters, feature maps and class probabilities of a trained CNN.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn visualize", description="Filters, feature maps and class probabilities of a trained CNN.")
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint")
     p.add_argument("--config", "-c", help="a config whose data section gives the images for --index (default: the checkpoint's run config)")
     which = p.add_mutually_exclusive_group(required=True)

@@ -71,11 +71,12 @@ def score(history: History, info: dict[str, Any], key: str) -> float | None:
     return history.last(key)
 
 
-def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = "test/acc") -> tuple[Path, Path]:
+def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = "test/acc", metric_given: bool = False) -> tuple[Path, Path]:
     """Write ``compare.md``, ``compare.html`` and ``compare_curves.png`` into ``out_dir``.
 
     Raises:
-        LightCNNError: fewer than two runs, or a folder that is not a run (named).
+        LightCNNError: fewer than two runs, a folder that is not a run (named), or a
+            ``metric_given`` that no run has (with the names they have).
     """
     if len(run_dirs) < 2:
         raise LightCNNError(f"compare needs at least two run folders, got {len(run_dirs)}")
@@ -86,6 +87,9 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         runs[run_name(run, taken)] = (run, history, info)
     scores = compare_scores([i for _, _, i in runs.values()])
     has = {k: [n for n, (_, h, i) in runs.items() if score(h, i, k) is not None] for k in (*scores, metric)}
+    if metric_given and not has[metric]:
+        known = sorted({k for _, h, _ in runs.values() for k in (*h.series, *h.test)})
+        raise LightCNNError(f"--metric {metric}: none of these runs has it; they have: {', '.join(k for k in known if k.count('/') == 1)}")
     common = [k for k in scores if len(has[k]) == len(runs)]
     partial = {k: v for k, v in has.items() if 0 < len(v) < len(runs)}
     doc = Document(f"Comparison of {len(runs)} runs")
