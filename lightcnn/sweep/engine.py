@@ -139,6 +139,18 @@ class Worker:
             return False
         return t.state in (states.RUNNING, states.COMPLETE, states.PRUNED)
 
+    def _earlier_claims(self, number: int, wait_s: float = 5.0) -> list[Any]:
+        """Live or finished trials numbered before ``number``, once every one of them has its
+        parameters: another worker asks, then suggests a moment later, and a claim checked in
+        between would miss that its point is the same as this one."""
+        deadline = time.time() + wait_s
+        while True:
+            others = [t for t in self.trials() if t.number < number and (self._counts(t) or self._failed_in_this_run(t))]
+            pending = [t for t in others if not t.params and t.system_attrs.get(PROC) != this_process()]
+            if not pending or time.time() > deadline:
+                return others
+            time.sleep(0.05)
+
     def _failed_in_this_run(self, t: Any, key: str | None = None) -> bool:
         states = self.optuna.trial.TrialState
         return (t.state == states.FAIL and t.number >= self.first_number and ERROR in t.system_attrs
@@ -200,7 +212,7 @@ class Worker:
             overrides = {}
             for param in self.spec.search.params:
                 _, overrides[param.key] = param.suggest(trial)
-            others = [t for t in self.trials() if t.number < trial.number and (self._counts(t) or self._failed_in_this_run(t))]
+            others = self._earlier_claims(trial.number)
             if len(others) >= budget:  # another worker took the last one meanwhile
                 self._finish(trial_id, "FAIL", {IGNORED: "over the trial budget"})
                 return

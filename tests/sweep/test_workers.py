@@ -117,7 +117,8 @@ def test_two_workers_on_postgresql_complete_a_search(tmp_path, postgres_url):
     study = optuna.load_study(study_name="tiny", storage=postgres_url)
     counted = [t for t in study.get_trials() if "lightcnn:ignored" not in t.system_attrs]
     assert sorted(t.state.name for t in counted) == ["COMPLETE"] * 3
-    assert len({t.params["model.lr"] for t in counted}) == 3
+    seen = [(t.number, t.state.name, t.params, dict(t.system_attrs)) for t in study.get_trials()]
+    assert len({t.params["model.lr"] for t in counted}) == 3, seen
     assert all((tmp_path / "runs" / "tiny" / t.user_attrs["key"] / "history.json").is_file() for t in counted)
     assert not (tmp_path / "runs" / "tiny" / "study.journal").exists()  # the study lives in the server
 
