@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from lightcnn.cli_args import backbone_name, is_config, is_model, partition_options
+from lightcnn.cli_args import backbone_name, is_config, is_model, option_values, partition_options
 from lightcnn.data.info import LEGACY_DATA_KEYS
 from lightcnn.errors import LightCNNError
 
@@ -46,7 +46,7 @@ def checkpoint_model_args(args: list[str], sub: str, given: dict[str, Any], ckpt
     if architecture:  # asked for explicitly: the weights cannot follow, so say so instead of failing to load them
         raise LightCNNError(
             f"{' '.join(architecture[:2])}: {ckpt} holds a {theirs[0]} with backbone {theirs[1]} and its options, and its weights "
-            f"fit only that; leave {', '.join(sorted({a.split('=')[0] for a in architecture if a.startswith('--')}))} out "
+            f"fit only that; leave {', '.join(sorted(set(architecture[::2])))} out "
             f"when loading a checkpoint"
         )
     if mine != theirs:
@@ -61,20 +61,16 @@ def _changed_architecture(model_args: list[str], hparams: dict[str, Any]) -> lis
     (the same command line with ``--ckpt_path last`` resumes a run: equal values are fine)."""
     import yaml
 
-    chosen, _ = partition_options(model_args, lambda n: n.split("=")[0] in ARCHITECTURE)
-    changed, i = [], 0
-    while i < len(chosen):
-        name, _, value = chosen[i].partition("=")
-        if not value and i + 1 < len(chosen) and not chosen[i + 1].startswith("--"):
-            i, value = i + 1, chosen[i + 1]
-        i += 1
-        key = name.rpartition(".")[2]
-        try:
-            given = yaml.safe_load(value) if value else None
-        except yaml.YAMLError:
-            given = value
-        saved = hparams.get(key)
-        same = backbone_name(given) == backbone_name(saved) if key == "backbone" else given == saved or (not given and not saved)
-        if not same:
-            changed += [name, value]
+    changed = []
+    for name in sorted(ARCHITECTURE):
+        for value in option_values(model_args, (name,)):
+            key = name.rpartition(".")[2]
+            try:
+                given = yaml.safe_load(value)
+            except yaml.YAMLError:
+                given = value
+            saved = hparams.get(key)
+            same = backbone_name(given) == backbone_name(saved) if key == "backbone" else given == saved or (not given and not saved)
+            if not same:
+                changed += [name, value]
     return changed

@@ -103,7 +103,7 @@ BACKBONE_KEYS = ("--model.backbone", "--model.init_args.backbone")
 BACKBONE_ARGS_KEYS = ("--model.backbone_args", "--model.init_args.backbone_args")
 
 
-def _option_values(argv: list[str], names: tuple[str, ...]) -> list[str]:
+def option_values(argv: list[str], names: tuple[str, ...]) -> list[str]:
     """Values of ``--name value`` / ``--name=value`` options, in order."""
     values = []
     for i, a in enumerate(argv):
@@ -121,7 +121,7 @@ def _config_model(argv: list[str]) -> tuple[str | None, Any, Any]:
     them (None where no config sets them or a file cannot be read: the parser reports that)."""
     import yaml
 
-    files = _option_values(argv, ("--config", "-c"))
+    files = option_values(argv, ("--config", "-c"))
     found: tuple[str | None, Any, Any] = (None, None, None)
     for file in files:
         try:
@@ -158,8 +158,8 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 
     notes: list[str] = []
     config, backbone, backbone_args = _config_model(argv)
-    given_backbone = _option_values(argv, BACKBONE_KEYS)
-    given_args = _option_values(argv, BACKBONE_ARGS_KEYS)
+    given_backbone = option_values(argv, BACKBONE_KEYS)
+    given_args = option_values(argv, BACKBONE_ARGS_KEYS)
     # positions of --model.backbone_args.KEY options (they change one key on top of the dict)
     key_options = [i for i, a in enumerate(argv) if a.split("=", 1)[0].startswith(tuple(f"{k}." for k in BACKBONE_ARGS_KEYS))]
     if not (isinstance(backbone_args, dict) and backbone_args):
@@ -197,7 +197,7 @@ def backbone_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def args_alias(args: list[str]) -> str | None:
     """``last`` / ``best`` when the command line's ``--ckpt_path`` is one of them."""
-    return next((value for value in _option_values(args, ("--ckpt_path",)) if value in ALIASES), None)
+    return next((value for value in option_values(args, ("--ckpt_path",)) if value in ALIASES), None)
 
 
 def describe_choice(alias: str, ckpt: Path, experiment: Path, contents: dict) -> str:

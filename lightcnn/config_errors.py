@@ -12,8 +12,8 @@ import inspect
 import re
 from pathlib import Path
 
+from lightcnn.cli_args import option_values
 from lightcnn.errors import LightCNNError
-
 from lightcnn.registry import DATAMODULES, TASKS, Registry
 
 _SECTIONS: dict[str, tuple[str, Registry | None]] = {"model": ("task", TASKS), "data": ("datamodule", DATAMODULES)}
@@ -104,13 +104,7 @@ def _type_name(text: str) -> str:
 
 def config_files_in(argv: list[str]) -> list[str]:
     """The ``--config``/``-c`` files named on a command line, for messages."""
-    out = []
-    for i, arg in enumerate(argv):
-        if arg in ("--config", "-c") and i + 1 < len(argv):
-            out.append(argv[i + 1])
-        elif arg.startswith("--config="):
-            out.append(arg.split("=", 1)[1])
-    return [str(Path(p)) for p in out]
+    return [str(Path(p)) for p in option_values(argv, ("--config", "-c"))]
 
 
 def check_config_files(files: list[str]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def load_task(ckpt: str | Path) -> BaseTask:
         task.load_state_dict(state["state_dict"])
     except LightCNNError:
         raise
-    except (KeyError, RuntimeError, TypeError, ValueError, EOFError, AttributeError, pickle.UnpicklingError) as err:
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
         raise LightCNNError(f"{ckpt} is not a lightcnn checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
     return task.eval()
 

@@ -35,7 +35,8 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise LightCNNError(f"cannot write {path}: {err.strerror or err}{_disk_hint(err, path)}") from err
+        hint = f" (no space left on the device holding {path.parent}/)" if _full_disk(err) else ""
+        raise LightCNNError(f"cannot write {path}: {err.strerror or err}{hint}") from err
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -46,12 +47,13 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        # torch.save reports a full disk as a RuntimeError whose context is the OSError
-        if any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in exception_chain(err)):
+        if _full_disk(err):
             raise LightCNNError(f"no space left on the device holding {path.parent}/ while writing {path.name} "
                                 f"(nothing was replaced); free some space and run again") from err
         raise
 
 
-def _disk_hint(err: OSError, path: Path) -> str:
-    return f" (no space left on the device holding {path.parent}/)" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+def _full_disk(err: BaseException) -> bool:
+    """A full disk or quota anywhere in the chain (torch.save reports one as a RuntimeError
+    whose context is the OSError)."""
+    return any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in exception_chain(err))

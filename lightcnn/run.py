@@ -41,16 +41,17 @@ def reserve_version(experiment: Path) -> Path:
     Raises:
         LightCNNError: the folder cannot be created (named, with the reason).
     """
-    while True:
-        run = next_version(experiment)
-        try:
-            experiment.mkdir(parents=True, exist_ok=True)
-            run.mkdir()
-            return run
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise LightCNNError(f"cannot create the run folder {run}: {err.strerror or err}") from err
+    run = next_version(experiment)
+    try:
+        experiment.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                run.mkdir()
+                return run
+            except FileExistsError:
+                run = next_version(experiment)
+    except OSError as err:
+        raise LightCNNError(f"cannot create the run folder {run}: {err.strerror or err}") from err
 
 
 def versions(experiment: Path) -> list[Path]:

@@ -22,10 +22,10 @@ def compare(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn compare", description="Compare runs: table, overlaid curves, config diff.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    p.add_argument("--metric", default="test/acc", help="the column to rank by (default test/acc; e.g. val/acc, test/map_at_r)")
+    p.add_argument("--metric", help="the column to rank by (default test/acc; e.g. val/acc, test/map_at_r)")
     p.add_argument("--out", default="compare", help="folder for compare.md, compare.html, compare_curves.png (default ./compare)")
     a = p.parse_args(argv)
-    md, page = compare_runs(a.run_dirs, a.out, a.metric, metric_given=any(x.split("=")[0] == "--metric" for x in argv))
+    md, page = compare_runs(a.run_dirs, a.out, a.metric or "test/acc", metric_given=a.metric is not None)
     print(md.read_text().split("## Curves")[0].rstrip())
     print(f"\nwrote {md}, {page.name} and compare_curves.png")
     return 0

@@ -41,7 +41,6 @@ def read_cifar_pickle(path: str | Path) -> dict:
     except (OSError, MemoryError) as err:
         raise LightCNNError(f"CIFAR file {path} cannot be read ({type(err).__name__}: {err}); delete it and fetch it again") from err
     except Exception as err:  # noqa: BLE001 - whatever damaged bytes make the unpickler raise, it is the file's fault
-
         raise LightCNNError(f"CIFAR file {path} is corrupt or truncated ({type(err).__name__}: {err}); delete it and fetch it again") from err
     if not isinstance(raw, dict):
         raise LightCNNError(f"CIFAR file {path} holds a {type(raw).__name__}, expected a dict")

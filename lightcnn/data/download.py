@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 
 def fetch_archive(url: str, root: str, md5: str) -> str | None:
     """Download and extract an official archive into ``root``, checking its MD5.
@@ -22,8 +25,6 @@ def fetch_archive(url: str, root: str, md5: str) -> str | None:
 def root_is_dataset_folder(root: str, folder: str) -> str | None:
     """When ``root`` looks like the dataset's own folder (``.../MNIST`` or one holding ``raw/``)
     instead of the folder holding it, the sentence saying so and the fix; else None."""
-    from pathlib import Path
-
     path = Path(root)
     if path.name == folder or (path / "raw").is_dir() and not (path / folder).exists():
         parent = path.parent if str(path.parent) not in ("", ".") else "."
@@ -32,11 +33,9 @@ def root_is_dataset_folder(root: str, folder: str) -> str | None:
     return None
 
 
-def remove_empty_dirs(path: "Path", stop: "Path") -> None:  # noqa: UP037
+def remove_empty_dirs(path: Path, stop: Path) -> None:
     """Remove ``path`` and its parents up to (not including) ``stop`` while they are empty: a
     failed download must not leave empty folders in the user's data."""
-    import contextlib
-
     while path != stop and path.is_dir() and stop in path.parents:
         with contextlib.suppress(OSError):
             path.rmdir()

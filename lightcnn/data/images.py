@@ -95,7 +95,7 @@ def _glob(pattern: str) -> list[Path]:
     """Matches of a glob pattern; ``**`` does not descend into symbolic links to folders, so
     link loops cannot make it run for ever (``glob.glob`` follows them)."""
     anchor = Path(pattern).anchor
-    rest = pattern[len(anchor):] if anchor else pattern
+    rest = pattern[len(anchor):]
     if not rest:
         return []
     return list(Path(anchor or ".").glob(rest))
