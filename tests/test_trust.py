@@ -32,6 +32,12 @@ def mnist_labels(values: np.ndarray) -> Callable[[], list[str]]:
     return build
 
 
+def test_labels_beyond() -> list[str]:
+    ckpt = trained_checkpoint()
+    write_idx(raw("t10k-labels-idx1-ubyte"), (np.arange(100) % 13).astype(np.uint8))
+    return ["test", "--config", MNIST, *TEST, "--ckpt_path", str(ckpt)]
+
+
 def cifar_labels(labels: list[int]) -> Callable[[], list[str]]:
     def build() -> list[str]:
         write_cifar_layout(Path("data"))
@@ -75,6 +81,8 @@ def checkpoint_for(command: str, content: bytes | Callable[[], None]) -> Callabl
             Path("x.ckpt").write_bytes(content)
         if command in ("test", "predict"):
             return [command, "--config", MNIST, *TEST, "--ckpt_path", "x.ckpt"]
+        if command == "coarse":
+            return ["coarse", "--fine-ckpt", "x.ckpt", "--config", str(REPO / "configs" / "cifar100_fine.yaml")]
         extra = ["--index", "0"] if command == "visualize" else []
         return [command, "--ckpt", "x.ckpt", "--config", MNIST, *extra]
     return build
@@ -176,6 +184,7 @@ def batches_without_labels() -> list[str]:
 CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     # 1. silently wrong data
     "IDX labels beyond the classes": (mnist_labels(np.arange(300) * 7 % 200), ["train-labels-idx1-ubyte", "284 of 300 labels are outside 0..9"]),
+    "test on labels beyond the classes": (test_labels_beyond, ["t10k-labels-idx1-ubyte", "outside 0..9"]),
     "CIFAR labels 10-14": (cifar_labels([0, 1, 10, 14]), ["data_batch_2", "outside 0..9", "values: 10, 14"]),
     "negative CIFAR label": (cifar_labels([3, -1]), ["data_batch_2", "values: -1"]),
     "data.root at the dataset's own folder": (lambda: fit(MNIST, "--data.root", "data/MNIST"),
@@ -195,13 +204,13 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "checkpoint naming a module to import": (naming_a_module, ["gift.ckpt names backbone class_path 'sneaky.Net'",
                                                                "does not import", "--weights_only false"]),
     **{f"empty checkpoint ({c})": (checkpoint_for(c, b""), ["x.ckpt is not a readable checkpoint: the file is empty"])
-       for c in ("test", "predict", "embed", "knn", "visualize", "export")},
+       for c in ("test", "predict", "embed", "knn", "visualize", "export", "coarse")},
     **{f"random bytes as checkpoint ({c})": (checkpoint_for(c, bytes(np.random.default_rng(1).integers(0, 256, 4000, np.uint8))),
                                              ["x.ckpt is not a readable checkpoint (truncated or corrupt?)"])
        for c in ("test", "embed", "export")},
     **{f"unsafe checkpoint ({c})": (checkpoint_for(c, unsafe_file), ["x.ckpt holds objects that safe loading (weights_only) refuses",
                                                                     "tests.test_trust.Payload"])
-       for c in ("test", "knn", "visualize")},
+       for c in ("test", "embed", "knn", "visualize", "coarse")},
     # 4. library errors as one line
     "negative epochs": (lambda: fit(MNIST, "--trainer.max_epochs", "-5"), ["trainer.max_epochs=-5", "-1 for no limit"]),
     "accumulating over 0 batches": (lambda: fit(MNIST, "--trainer.accumulate_grad_batches", "0"), ["trainer.accumulate_grad_batches=0"]),
@@ -209,6 +218,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "negative gradient clipping": (lambda: fit(MNIST, "--trainer.gradient_clip_val", "-1"), ["trainer.gradient_clip_val=-1"]),
     "an opset the exporter cannot write": (lambda: ["export", "--ckpt", str(trained_checkpoint()), "--opset", "3"],
                                            ["--opset 3", "opset 18 or higher"]),
+    **({} if torch.cuda.is_available() else {
+        "a GPU asked for on a machine without one": (lambda: fit(MNIST, "--trainer.accelerator", "gpu"), ["trainer settings", "gpu"])}),
     "devices that are not a number": (lambda: fit(MNIST, "--trainer.devices", "abc"), ["trainer settings", "devices"]),
     "unknown metric for EarlyStopping": (lambda: with_callback("EarlyStopping"),
                                          ["EarlyStopping(monitor='val/accuracy')", "did you mean val/acc", "val/loss"]),
