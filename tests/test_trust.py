@@ -32,7 +32,7 @@ def mnist_labels(values: np.ndarray) -> Callable[[], list[str]]:
     return build
 
 
-def test_labels_beyond() -> list[str]:
+def labels_beyond_the_classes_in_test() -> list[str]:
     ckpt = trained_checkpoint()
     write_idx(raw("t10k-labels-idx1-ubyte"), (np.arange(100) % 13).astype(np.uint8))
     return ["test", "--config", MNIST, *TEST, "--ckpt_path", str(ckpt)]
@@ -184,7 +184,7 @@ def batches_without_labels() -> list[str]:
 CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     # 1. silently wrong data
     "IDX labels beyond the classes": (mnist_labels(np.arange(300) * 7 % 200), ["train-labels-idx1-ubyte", "284 of 300 labels are outside 0..9"]),
-    "test on labels beyond the classes": (test_labels_beyond, ["t10k-labels-idx1-ubyte", "outside 0..9"]),
+    "test on labels beyond the classes": (labels_beyond_the_classes_in_test, ["t10k-labels-idx1-ubyte", "outside 0..9"]),
     "CIFAR labels 10-14": (cifar_labels([0, 1, 10, 14]), ["data_batch_2", "outside 0..9", "values: 10, 14"]),
     "negative CIFAR label": (cifar_labels([3, -1]), ["data_batch_2", "values: -1"]),
     "data.root at the dataset's own folder": (lambda: fit(MNIST, "--data.root", "data/MNIST"),
