@@ -12,9 +12,7 @@ configuration errors) print one message and exit with status 2, without a traceb
 
 from __future__ import annotations
 
-import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,16 +21,15 @@ import torch
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar, TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightcnn.callbacks.epoch_lines import EpochLines
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.checkpoint_args import checkpoint_model_args
 from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
-from lightcnn.config_errors import check_config_files, config_files_in, explain
+from lightcnn.config_errors import check_config_files, config_files_in
 from lightcnn.data.info import data_info_of
-from lightcnn.errors import LightCNNError, user_error_in
+from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger
 from lightcnn.preflight import check_monitors, check_resume, check_run_name, check_trainer_values
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
@@ -253,46 +250,29 @@ class LightCNNCLI(CLIOverrides):
 
 
 def _import_builtins() -> None:
-    import lightcnn.augment  # noqa: F401
-    import lightcnn.callbacks  # noqa: F401
-    import lightcnn.data  # noqa: F401
-    import lightcnn.models  # noqa: F401
-    import lightcnn.tasks  # noqa: F401
+    from lightcnn.catalogue import import_builtins
+
+    import_builtins()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lightcnn`` console script; returns the exit status."""
-    from lightcnn.plugins import discover
+    from lightcnn.guard import guarded
+    from lightcnn.plugins import load_all
 
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet_terminal()
-    try:
-        _import_builtins()
-        discover()
+
+    def body() -> int:
         if argv and argv[0] in COMMANDS:
-            return run_command(argv[0], argv[1:])
-        argv = with_run_config(argv)
-        argv, notes = backbone_overrides(argv)
-        LightCNNCLI(args=argv, notes=notes)
-    except LightCNNError as err:
-        print(f"lightcnn: error: {err}", file=sys.stderr)
-        return 2
-    except SIGTERMException:
-        # Lightning's SystemExit without a code: exit 0 would tell schedulers, `timeout`, `docker stop` "success"
-        print("lightcnn: stopped by SIGTERM; the run keeps its checkpoints of the epochs that finished "
-              "(resume with --ckpt_path last)", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except argparse.ArgumentError as err:
-        print(f"lightcnn: error: {explain(str(err), config_files_in(argv))}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        # jsonargparse wraps errors raised while instantiating classes; show ours unwrapped.
-        cause = user_error_in(err)
-        if cause is None:
-            raise
-        print(f"lightcnn: error: {cause}", file=sys.stderr)
-        return 2
-    return 0
+            return run_command(argv[0], argv[1:])  # each loads the registries once its own arguments parsed
+        load_all()
+        argv[:] = with_run_config(argv)  # the run folder's config, for the error messages too
+        args, notes = backbone_overrides(argv)
+        LightCNNCLI(args=args, notes=notes)
+        return 0
+
+    return guarded(body, argv)
 
 
 def run() -> None:

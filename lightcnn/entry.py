@@ -1,5 +1,7 @@
-"""The ``lightcnn`` console script. ``--help`` and ``--version`` answer here, before torch and
-Lightning are imported (about 7 s); everything else goes to ``lightcnn.cli.main``."""
+"""The ``lightcnn`` console script. ``--help``, ``--version`` and unknown commands answer here,
+before torch and Lightning are imported (seconds); lightcnn's tools (``list``, ``report``,
+``export``, ...) run from here and import Lightning only once their own arguments parsed; the
+training commands go to ``lightcnn.cli.main``."""
 
 from __future__ import annotations
 
@@ -45,6 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "--version":
         print(version_text())
         return 0
+    from lightcnn.commands import COMMANDS, TRAINER_COMMANDS
+
+    if argv[0] in COMMANDS:
+        from lightcnn.commands import run_command
+        from lightcnn.guard import guarded
+        from lightcnn.terminal import quiet_terminal
+
+        quiet_terminal()
+        return guarded(lambda: run_command(argv[0], argv[1:]), argv)
+    if argv[0] not in TRAINER_COMMANDS and not argv[0].startswith("-"):
+        import difflib
+
+        known = [*TRAINER_COMMANDS, *COMMANDS]
+        close = difflib.get_close_matches(argv[0], known, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        print(f"lightcnn: error: unknown command {argv[0]!r}; {hint}commands: {', '.join(known)} (lightcnn --help)", file=sys.stderr)
+        return 2
     from lightcnn.cli import main as cli_main
 
     return cli_main(argv)

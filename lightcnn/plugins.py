@@ -138,3 +138,12 @@ def discover() -> list[str]:
         _imported[key] = Path(ep.value)
         new.append(key)
     return new
+
+
+def load_all() -> None:
+    """Register every name: the built-ins (importing torch and Lightning) and the plugins.
+    Commands call it after their own arguments parsed, so a mistake there costs no Lightning import."""
+    from lightcnn.catalogue import import_builtins
+
+    import_builtins()
+    discover()

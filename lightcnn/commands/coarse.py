@@ -24,12 +24,6 @@ def _predictions(ckpt: str, dm, split: str, want_classes: int) -> torch.Tensor: 
 
 
 def main(argv: list[str]) -> int:
-    from lightcnn.commands.common import datamodule_from_config
-    from lightcnn.data.cifar100 import COARSE, FINE, FINE_TO_COARSE
-    from lightcnn.io import atomic_write
-    from lightcnn.report.coarse import fine_to_coarse_analysis
-    from lightcnn.report.figures import bars_png
-
     p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn coarse", description="CIFAR-100: fine model mapped to superclasses vs a coarse model.")
     p.add_argument("--fine-ckpt", required=True, help="a checkpoint trained on the 100 fine labels")
     p.add_argument("--coarse-ckpt", help="a checkpoint trained on the 20 coarse labels (optional)")
@@ -37,6 +31,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--split", default="test", choices=["val", "test"])
     p.add_argument("--out", default="coarse", help="output folder (default ./coarse)")
     a, overrides = p.parse_known_args(argv)
+    from lightcnn.commands.common import datamodule_from_config
+    from lightcnn.data.cifar100 import COARSE, FINE, FINE_TO_COARSE
+    from lightcnn.io import atomic_write
+    from lightcnn.plugins import load_all
+    from lightcnn.report.coarse import fine_to_coarse_analysis
+    from lightcnn.report.figures import bars_png
+
+    load_all()
     dm = datamodule_from_config(a.config, overrides)
     if getattr(dm, "label_level", None) != "fine" or list(dm.class_names) != FINE:
         raise LightCNNError(f"{a.config}: needs CIFAR100DataModule with label_level: fine and all 100 classes (got {type(dm).__name__})")

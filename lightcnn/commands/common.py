@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from lightning.pytorch import LightningDataModule
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from lightning.pytorch import LightningDataModule
 
 
 def datamodule_from_config(config: str, overrides: list[str]) -> LightningDataModule:
@@ -26,13 +28,15 @@ def config_of(ckpt: str, config: str | None) -> str:
 
 
 def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None]) -> tuple:
-    from lightcnn.inference import check_compatible, load_task
-
     p = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint (e.g. runs/x/version_0/checkpoints/best.ckpt)")
     p.add_argument("--config", "-c", help="a config whose data section gives the images (default: the checkpoint's run config)")
     extra(p)
     a, overrides = p.parse_known_args(argv)
+    from lightcnn.inference import check_compatible, load_task
+    from lightcnn.plugins import load_all
+
+    load_all()
     task = load_task(a.ckpt)
     dm = datamodule_from_config(config_of(a.ckpt, a.config), overrides)
     check_compatible(task, dm, a.ckpt)

@@ -10,14 +10,19 @@ from lightcnn.commands.common import checkpoint_and_data
 
 
 def embed(argv: list[str]) -> int:
-    from lightcnn.inference import embed_split, save_npz
-
     def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--split", default="test", choices=["train", "val", "test"])
         p.add_argument("--out", default="embeddings.npz", help="npz with embeddings, labels, class_names")
 
     a, task, dm = checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
-    emb, y = embed_split(task, dm, a.split)
+    from pathlib import Path
+
+    from lightcnn.errors import LightCNNError
+    from lightcnn.inference import embed_split, save_npz
+
+    if Path(a.out).is_dir():  # before the minutes of embedding, not after
+        raise LightCNNError(f"--out {a.out} is a folder, but a file is written here: give a file name (nothing was written)")
+    emb, y = embed_split(task, dm, a.split, progress=True)
     save_npz(a.out, embeddings=emb.numpy(), labels=y.numpy(), class_names=np.array(dm.class_names),
              heldout=np.array(dm.data_info.heldout_class_ids, dtype=np.int64))
     print(f"wrote {a.out}: {tuple(emb.shape)} embeddings of the {a.split} split")
@@ -25,16 +30,16 @@ def embed(argv: list[str]) -> int:
 
 
 def knn(argv: list[str]) -> int:
-    from lightcnn.inference import embed_split, knn_classify
-
     def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--k", type=int, default=5)
         p.add_argument("--reference", default="train", choices=["train", "val", "test"])
         p.add_argument("--query", default="test", choices=["train", "val", "test"])
 
     a, task, dm = checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra)
-    ref, ref_y = embed_split(task, dm, a.reference)
-    query, query_y = embed_split(task, dm, a.query)
+    from lightcnn.inference import embed_split, knn_classify
+
+    ref, ref_y = embed_split(task, dm, a.reference, progress=True)
+    query, query_y = embed_split(task, dm, a.query, progress=True)
     pred = knn_classify(ref, ref_y, query, a.k, dm.num_classes)
     print(f"{a.k}-NN accuracy of {a.query} against {a.reference}: {(pred == query_y).float().mean():.4f} ({len(query_y)} images)")
     for c, name in enumerate(dm.class_names):

@@ -11,8 +11,6 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     from lightcnn.errors import LightCNNError
     from lightcnn.export import DEFAULT_OPSET, MIN_OPSET, FORMATS, export_task, verify
-    from lightcnn.inference import load_task
-    from lightcnn.run import run_dir_of
 
     p = argparse.ArgumentParser(
         allow_abbrev=False,
@@ -36,6 +34,11 @@ def main(argv: list[str]) -> int:
         raise LightCNNError("--check must be >= 0 and --tolerance > 0")
     if a.opset < MIN_OPSET:
         raise LightCNNError(f"--opset {a.opset}: the torch.export-based ONNX exporter writes opset {MIN_OPSET} or higher")
+    from lightcnn.inference import load_task
+    from lightcnn.plugins import load_all
+    from lightcnn.run import run_dir_of
+
+    load_all()
     ckpt = Path(a.ckpt)
     task = load_task(ckpt)
     run = run_dir_of(ckpt)

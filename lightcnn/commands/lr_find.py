@@ -54,6 +54,9 @@ def main(argv: list[str]) -> int:
     a, overrides = p.parse_known_args(argv)
     if not 0 < a.min_lr < a.max_lr or a.num_training < 2:
         raise LightCNNError(f"need 0 < --min_lr < --max_lr and --num_training >= 2; got {a.min_lr}, {a.max_lr}, {a.num_training}")
+    from lightcnn.plugins import load_all
+
+    load_all()
 
     import os
     import shutil

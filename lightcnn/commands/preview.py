@@ -9,9 +9,6 @@ from lightcnn.errors import LightCNNError
 
 
 def main(argv: list[str]) -> int:
-    from lightcnn.data.info import DescribesSplits
-    from lightcnn.io import atomic_write
-
     p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn preview-augment", description="Grid of augmented training images.")
     p.add_argument("--config", "-c", required=True, help="a run config with data.init_args.augment")
     p.add_argument("--n", type=int, default=8, help="augmented versions per image (default 8)")
@@ -19,6 +16,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="aug.png", help="PNG to write (default aug.png)")
     a, overrides = p.parse_known_args(argv)
+    from lightcnn.data.info import DescribesSplits
+    from lightcnn.io import atomic_write
+    from lightcnn.plugins import load_all
+
+    load_all()
     if a.n < 1 or a.rows < 1:
         raise LightCNNError(f"--n and --rows must be >= 1, got {a.n} and {a.rows}")
     dm = datamodule_from_config(a.config, overrides)

@@ -30,6 +30,9 @@ def main(argv: list[str]) -> int:
     bad = next((x for x in extra if x.startswith("-") and not x.startswith("--")), None)
     if bad is not None or (extra and not extra[0].startswith("--")):
         raise LightCNNError(f"lightcnn sweep: unexpected argument {bad or extra[0]}; trial overrides look like --data.root .data")
+    from lightcnn.plugins import load_all
+
+    load_all()
 
     from lightcnn.sweep.trial import TrialJob, run_trial
 

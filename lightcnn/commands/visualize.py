@@ -11,13 +11,6 @@ from lightcnn.errors import LightCNNError
 
 
 def main(argv: list[str]) -> int:
-    from lightcnn.commands.common import config_of, datamodule_from_config
-    from lightcnn.data.images import load_files
-    from lightcnn.inference import check_compatible, load_task
-    from lightcnn.io import atomic_write
-    from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
-    from lightcnn.run import run_dir_of
-
     p = argparse.ArgumentParser(allow_abbrev=False, prog="lightcnn visualize", description="Filters, feature maps and class probabilities of a trained CNN.")
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint")
     p.add_argument("--config", "-c", help="a config whose data section gives the images for --index (default: the checkpoint's run config)")
@@ -28,6 +21,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", help="output folder (default: visualize/ in the checkpoint's run folder, else ./visualize)")
     p.add_argument("--max-channels", type=int, default=32, help="feature-map channels shown per layer (default 32)")
     a, overrides = p.parse_known_args(argv)
+    from lightcnn.commands.common import config_of, datamodule_from_config
+    from lightcnn.data.images import load_files
+    from lightcnn.inference import check_compatible, load_task
+    from lightcnn.io import atomic_write
+    from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
+    from lightcnn.run import run_dir_of
+    from lightcnn.plugins import load_all
+
+    load_all()
     task = load_task(a.ckpt)
     convs = conv_layers(task.backbone)  # fail before reading any data
     label = None
