@@ -22,6 +22,8 @@ class BatchAugment:
     parameters in ``__init__`` with ``self.check``.
     """
 
+    needs_index = False  # True: in training, ``apply_indexed(x, g, index, epoch)`` is used instead
+
     def __init__(self, p: float = 1.0) -> None:
         self.check("p", p, 0.0, 1.0)
         self.p = p
@@ -76,7 +78,7 @@ class BatchAugment:
         return size
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k != "needs_index")
         return f"{self.name}({args})"
 
 

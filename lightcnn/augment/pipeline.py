@@ -50,13 +50,24 @@ class Pipeline:
                 raise LightCNNError(f"augmentation {entry['name']} (data.augment[{i}]) {options}: {err}") from err
         return cls(ops)
 
-    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    @property
+    def needs_index(self) -> bool:
+        """Whether an op wants each training image's index and the epoch (``apply_indexed``)."""
+        return any(op.needs_index for op in self.ops)
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator, index: torch.Tensor | None = None, epoch: int = 0) -> torch.Tensor:
         """Apply every op in order. ``x`` may be modified in place: pass a batch you own
-        (training passes the float copy it has just made of the uint8 batch)."""
+        (training passes the float copy it has just made of the uint8 batch). ``index`` (each
+        image's position in its split) and ``epoch`` go to ops that need them."""
         # No final clamp: every op keeps [0, 1] (colour runs clamp what they touch; flips, crops,
         # cutout and bilinear warps with a fill in [0, 1] cannot leave it).
         for run in self._runs:
-            x = run[0].composed(run, x, g) if len(run) > 1 else run[0](x, g)
+            if len(run) > 1:
+                x = run[0].composed(run, x, g)
+            elif run[0].needs_index and index is not None:
+                x = run[0].apply_indexed(x, g, index, epoch)
+            else:
+                x = run[0](x, g)
         return x
 
     def eval_transform(self, x: torch.Tensor) -> torch.Tensor:

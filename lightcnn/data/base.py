@@ -43,17 +43,14 @@ class InMemoryDataModule(LightningDataModule):
         augment: ordered augmentations for training batches, e.g. ``[{name: hflip},
             {name: random_crop, padding: 4}, {name: rotation, degrees: 10, p: 0.5}]``
             (``lightcnn list augmentations``); applied on the model's device after transfer.
-        augment_seed: seed of the augmentation generator (its state is saved in checkpoints).
-        train_classes / heldout_classes: train on some classes only (give one of the two); the
-            held-out ones stay in validation and test, where retrieval metrics are reported for
-            seen, held-out and all classes.
+        augment_seed: seed of the augmentation generator (saved in checkpoints).
+        train_classes / heldout_classes: train on some classes only (give one of the two); the held-out
+            ones stay in validation and test (retrieval metrics for seen, held-out and all classes).
         classes_per_batch, m_per_class: per-class training batches (``MPerClassBatchSampler``):
             every batch holds ``classes_per_batch`` classes x ``m_per_class`` images.
         batches_per_epoch: epoch length with per-class batches (default: cover the train split once).
-        mean, std: per-channel normalisation in [0, 1] units; ``None`` computes them from the
-            training split.
-        data_on_device: keep the uint8 splits on the training device (a GPU's memory), so a batch
-            is gathered there and nothing crosses the bus per step.
+        mean, std: per-channel normalisation in [0, 1] units; ``None``: from the training split.
+        data_on_device: keep the uint8 splits on the training device (a GPU's memory): batches are gathered there.
         predict_files: image files, folders or glob patterns for ``lightcnn predict`` (decoded to
             this dataset's channels and size); ``None`` predicts the test split.
 
@@ -83,8 +80,7 @@ class InMemoryDataModule(LightningDataModule):
         classes_per_batch: int | None = None,
         m_per_class: int | None = None,
         batches_per_epoch: int | None = None,
-        mean: list[float] | None = None,
-        std: list[float] | None = None,
+        mean: list[float] | None = None, std: list[float] | None = None,
         predict_files: list[str] | None = None,
         data_on_device: bool = False,
     ) -> None:
@@ -241,7 +237,8 @@ class InMemoryDataModule(LightningDataModule):
             sampler: Any = MPerClassBatchSampler(y, self.classes_per_batch, self.m_per_class, self.batches_per_epoch, self.split_seed)
         else:
             sampler = IndexBatchSampler(len(y), bs, shuffle=train, drop_last=train and len(y) > bs, seed=self.split_seed)
-        return DataLoader(TensorBatches(x, y), sampler=sampler, batch_size=None)
+        with_index = train and self.augment is not None and self.augment.needs_index  # alternating flip
+        return DataLoader(TensorBatches(x, y, with_index=with_index), sampler=sampler, batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
@@ -285,7 +282,10 @@ class InMemoryDataModule(LightningDataModule):
         x = x.float().div_(255)
         if self.augment is not None:
             training = self.trainer is not None and self.trainer.training
-            x = self.augment(x, self.generator(x.device)) if training else self.augment.eval_transform(x)
+            if training and self.augment.needs_index and rest:  # the training loader added indices for the pipeline
+                x = self.augment(x, self.generator(x.device), rest.pop(0), self.trainer.current_epoch)
+            else:
+                x = self.augment(x, self.generator(x.device)) if training else self.augment.eval_transform(x)
         return (x, y, *rest)
 
     def state_dict(self) -> dict:

@@ -5,6 +5,7 @@ from lightcnn.models.base import build_backbone, check_backbone, count_flops, co
 from lightcnn.models.convnet import ConvNet
 from lightcnn.models.fastnet import FastNet
 from lightcnn.models.mlp import MLP
+from lightcnn.models.speednet import SpeedNet
 from lightcnn.models.timm_models import timm_backbone
 
-__all__ = ["MLP", "ConvNet", "FastNet", "build_backbone", "check_backbone", "count_flops", "count_parameters", "timm_backbone"]
+__all__ = ["MLP", "SpeedNet", "ConvNet", "FastNet", "build_backbone", "check_backbone", "count_flops", "count_parameters", "timm_backbone"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,6 +26,8 @@ from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.models import build_backbone, count_parameters
 from lightcnn.report.spec import GENERIC, ReportSpec
 from lightcnn.run import run_dir
+from lightcnn.tasks.data_init import init_backbone_from_data
+from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Optimizer, Scheduler, optimizer_and_schedule
 from lightcnn.outputs import EvalOutputs
@@ -37,7 +38,7 @@ from lightcnn.outputs import EvalOutputs
 Backbone = str | dict[str, Any]
 
 
-class BaseTask(LightningModule):
+class BaseTask(NonFiniteCheck, LightningModule):
     """A backbone from the registry (or a module), trained with one optimizer and schedule.
 
     Args:
@@ -56,6 +57,14 @@ class BaseTask(LightningModule):
         scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
         channels_last: run the model in channels-last memory format (faster convs on CPU).
+        betas: Adam/AdamW's ``(beta1, beta2)``.
+        cycle_momentum: with ``onecycle``, also cycle the momentum (SGD) or ``beta1`` (Adam)
+            between 0.85 and 0.95, as torch's ``OneCycleLR`` does by default; false keeps them.
+        norm_bias_lr: learning-rate multiplier for the biases of normalisation layers
+            (BatchNorm, GroupNorm, LayerNorm), whose weight decay is divided by it so that
+            ``lr * weight_decay`` stays (airbench: 64).
+        compile: ``torch.compile`` the backbone (in place: checkpoints keep their keys). It pays
+            a compilation when the first batches run; see BENCHMARKS.md for when it wins.
 
     Inputs are images in [0, 1]; the task normalises them with its own ``normalize`` module,
     whose statistics come from ``data`` or, when unknown there, from the DataModule after its
@@ -88,6 +97,10 @@ class BaseTask(LightningModule):
         gamma: float = 0.1,
         warmup_pct: float = 0.25,
         channels_last: bool = False,
+        betas: tuple[float, float] = (0.9, 0.999),
+        cycle_momentum: bool = True,
+        norm_bias_lr: float = 1.0,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if data is None:
@@ -96,11 +109,11 @@ class BaseTask(LightningModule):
                 f"(lightcnn.data.DataInfo: num_classes, in_channels, image_size, ...); the CLI links it from data"
             )
         info = DataInfo.coerce(data, f"{type(self).__name__}.data")
-        _check_positive(lr=lr, step_size=step_size)
-        if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0:
+        _check_positive(lr=lr, step_size=step_size, norm_bias_lr=norm_bias_lr)
+        if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0 or not all(0.0 <= b < 1.0 for b in betas):
             raise LightCNNError(
-                f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1; "
-                f"got warmup_pct={warmup_pct}, weight_decay={weight_decay}, momentum={momentum}"
+                f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1, 0 <= betas < 1; got "
+                f"warmup_pct={warmup_pct}, weight_decay={weight_decay}, momentum={momentum}, betas={list(betas)}"
             )
         data = info.to_dict()  # plain lists and numbers in the hyperparameters: loadable with weights_only
         # A name or a class_path mapping is plain data, rebuilt on load; a module built in Python is not saved.
@@ -113,7 +126,6 @@ class BaseTask(LightningModule):
         self.outputs: dict[str, EvalOutputs] = {}
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
-        self._nonfinite: torch.Tensor | None = None  # any non-finite training loss since the last check
 
     # --- the data facts -----------------------------------------------------------------------
     @property
@@ -151,6 +163,8 @@ class BaseTask(LightningModule):
         # buckets then no longer match the parameters' strides.
         if self.hparams.get("channels_last"):
             self.to(memory_format=torch.channels_last)
+        if self.hparams.get("compile") and not getattr(self.backbone, "_compiled_call_impl", None):
+            self.backbone.compile()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(B, num_features)`` of images ``(B, C, H, W)`` in [0, 1]."""
@@ -168,6 +182,7 @@ class BaseTask(LightningModule):
         return optimizer_and_schedule(self)
 
     def on_train_start(self) -> None:
+        init_backbone_from_data(self)
         sched = self.lr_schedulers()
         planned = getattr(sched, "total_steps", None)
         if planned is not None and planned < self.trainer.estimated_stepping_batches:
@@ -191,34 +206,6 @@ class BaseTask(LightningModule):
         every = math.gcd(max(1, self.trainer.log_every_n_steps), 10)  # every 10th step, on the logger's steps
         if (self.global_step + 1) % every == 0:
             self.log("train/loss_step", detached, prog_bar=True, logger=True)
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is None:
-            return
-        bad = ~torch.isfinite(loss.detach())
-        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
-        # On CPU a check costs nothing; on an accelerator it waits for the device, so check every
-        # 50 steps there (and always before a checkpoint is written, see on_save_checkpoint).
-        if self.device.type == "cpu" or (batch_idx + 1) % 50 == 0:
-            self._stop_if_nonfinite()
-
-    def _stop_if_nonfinite(self, check_parameters: bool = False) -> None:
-        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or infinite."""
-        bad_loss = self._nonfinite is not None and bool(self._nonfinite)
-        self._nonfinite = None
-        bad_param = check_parameters and not bad_loss and not all(bool(torch.isfinite(p).all()) for p in self.parameters())
-        if not (bad_loss or bad_param):
-            return
-        trainer = self.trainer
-        saved = [c.best_model_path for c in trainer.checkpoint_callbacks if Path(c.best_model_path or "x").stem == "last"]
-        kept = saved[0] if saved and saved[0] else "none yet: no epoch had finished"
-        what = "the training loss became NaN or infinite" if bad_loss else "a model parameter became NaN or infinite"
-        raise LightCNNError(
-            f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step}: training stopped. The last good "
-            f"checkpoint is kept ({kept}). Lower model.lr, add warm-up (scheduler: onecycle) or gradient clipping "
-            f"(trainer.gradient_clip_val), and check the data for extreme values."
-        )
 
     def _epoch_end(self, stage: str) -> None:
         """Compute and log the metrics of a finished ``val``/``test`` epoch (tasks implement it)."""

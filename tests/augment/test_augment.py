@@ -96,7 +96,7 @@ def test_cutout_blanks_a_square():
     [
         ([{"name": "rotation", "degrees": 500}], r"rotation: degrees=500 is out of range; valid: \[0.0, 180.0\]"),
         ([{"name": "hflip", "p": -0.1}], r"hflip: p=-0.1 is out of range"),
-        ([{"name": "hflip", "prob": 0.5}], r"hflip \(data.augment\[0\]\) has no option 'prob'; valid options: \['p'\]"),
+        ([{"name": "hflip", "prob": 0.5}], r"hflip \(data.augment\[0\]\) has no option 'prob'; valid options: \['alternate', 'p'\]"),
         ([{"name": "rotaton"}], "did you mean: rotation"),
         (["hflip"], r"data.augment\[0\] must be a mapping with a 'name'"),
     ],

@@ -1,0 +1,47 @@
+"""Stop a fit whose training loss (or a parameter) became NaN or infinite, without a host sync
+per step on accelerators; mixed into ``BaseTask``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lightcnn.errors import LightCNNError
+
+
+class NonFiniteCheck:
+    """``on_train_batch_end`` accumulates a non-finite flag on the device; it is read every step
+    on CPU, every 50 steps on accelerators and before every checkpoint (``_stop_if_nonfinite``)."""
+
+    _nonfinite: torch.Tensor | None = None  # any non-finite training loss since the last check
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        bad = ~torch.isfinite(loss.detach())
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+        # On CPU a check costs nothing; on an accelerator it waits for the device, so check every
+        # 50 steps there (and always before a checkpoint is written, see on_save_checkpoint).
+        if self.device.type == "cpu" or (batch_idx + 1) % 50 == 0:
+            self._stop_if_nonfinite()
+
+    def _stop_if_nonfinite(self, check_parameters: bool = False) -> None:
+        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or infinite."""
+        bad_loss = self._nonfinite is not None and bool(self._nonfinite)
+        self._nonfinite = None
+        bad_param = check_parameters and not bad_loss and not all(bool(torch.isfinite(p).all()) for p in self.parameters())
+        if not (bad_loss or bad_param):
+            return
+        trainer = self.trainer
+        saved = [c.best_model_path for c in trainer.checkpoint_callbacks if Path(c.best_model_path or "x").stem == "last"]
+        kept = saved[0] if saved and saved[0] else "none yet: no epoch had finished"
+        what = "the training loss became NaN or infinite" if bad_loss else "a model parameter became NaN or infinite"
+        raise LightCNNError(
+            f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step}: training stopped. The last good "
+            f"checkpoint is kept ({kept}). Lower model.lr, add warm-up (scheduler: onecycle) or gradient clipping "
+            f"(trainer.gradient_clip_val), and check the data for extreme values."
+        )
+
