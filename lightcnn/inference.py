@@ -90,14 +90,28 @@ def split_batches(dm: InMemoryDataModule, split: str) -> Iterator[tuple[torch.Te
 
 
 @torch.no_grad()
-def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+@torch.inference_mode()
+def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
-    (the task normalises the images itself)."""
+    (the task normalises the images itself), without autograd. With ``progress``, a bar on a
+    terminal's stderr and one line with the count and seconds when done."""
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    start = time.perf_counter()
     outs, labels = [], []
-    for xb, yb in split_batches(dm, split):
-        outs.append(task(xb))
-        labels.append(yb)
-    return torch.cat(outs), torch.cat(labels)
+    with tqdm(total=None, unit="img", desc=f"embedding {split}", file=sys.stderr, leave=False,
+              disable=not (progress and sys.stderr.isatty())) as bar:
+        for xb, yb in split_batches(dm, split):
+            outs.append(task(xb))
+            labels.append(yb)
+            bar.update(len(yb))
+    out, y = torch.cat(outs), torch.cat(labels)
+    if progress:
+        print(f"embedded {split}: {len(y):,} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return out, y
 
 
 def knn_classify(

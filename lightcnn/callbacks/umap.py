@@ -16,6 +16,7 @@ from lightcnn.io import atomic_write
 from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.registry import CALLBACKS
 from lightcnn.run import run_dir
+from lightcnn.umap_fit import umap_2d
 
 
 def subsample(labels: torch.Tensor, max_per_class: int, seed: int) -> torch.Tensor:
@@ -69,8 +70,9 @@ class UMAPCallback(Callback):
 
     Projects the task's ``EmbeddingOutputs`` for the stage (``EmbeddingTask`` produces them; other
     tasks are skipped).
-    umap-learn compiles its numba code on the first fit in a process (about 40 s on 2 cores);
-    later fits reuse it. Without umap-learn it says so once and does nothing.
+    The neighbours are exact (torch) and umap-learn's numba kernels are cached on disk
+    (``lightcnn.umap_fit``), so only the first projection on a machine compiles them. Without
+    umap-learn it says so once and does nothing.
     """
 
     def __init__(self, every_n_epochs: int = 0, max_per_class: int = 300, n_neighbors: int = 15, min_dist: float = 0.1, seed: int = 0) -> None:
@@ -86,29 +88,28 @@ class UMAPCallback(Callback):
         self._missing_reported = False
         self.seconds: list[float] = []  # wall time of each projection, for benchmarks
 
-    def _umap(self):  # noqa: ANN202
+    def _umap_installed(self) -> bool:
         try:
-            import umap
+            import umap  # noqa: F401
         except ImportError:
             if not self._missing_reported:
                 rank_zero_warn("UMAPCallback: umap-learn is not installed, skipping projections (pip install umap-learn)")
                 self._missing_reported = True
-            return None
-        return umap.UMAP(n_neighbors=self.n_neighbors, min_dist=self.min_dist, random_state=self.seed, n_jobs=1)
+            return False
+        return True
 
     def project(self, trainer: Trainer, pl_module: LightningModule, stage: str, tag: str) -> Path | None:
         """Fit UMAP on the stage's embeddings and write ``umap/{tag}.png`` and ``.csv``."""
         found = getattr(pl_module, "outputs", {}).get(stage)  # declared by BaseTask; other modules have none
         if not trainer.is_global_zero or not isinstance(found, EmbeddingOutputs):
             return None
-        reducer = self._umap()
-        if reducer is None:
+        if not self._umap_installed():
             return None
         emb, labels = found.embeddings, found.labels
         keep = subsample(labels, self.max_per_class, self.seed)
         emb, labels = emb[keep].float().numpy(), labels[keep].numpy()
         t = time.perf_counter()
-        xy = reducer.fit_transform(emb)
+        xy = umap_2d(emb, self.n_neighbors, self.min_dist, self.seed)
         self.seconds.append(time.perf_counter() - t)
         heldout = set(found.heldout_class_ids)
         names = list(found.class_names)

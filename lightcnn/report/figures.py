@@ -80,25 +80,36 @@ def overlay_png(runs: dict[str, History], panels: list[tuple[str, str, str | Non
 def image_grid_png(
     images: torch.Tensor, titles: list[str], cols: int = 6, suptitle: str = "", cell: float = 1.9, cmap: str | None = None
 ) -> bytes:
-    """Images ``(N, C, H, W)`` in [0, 1] (C = 1 or 3) with a small title each."""
+    """Images ``(N, C, H, W)`` in [0, 1] (C = 1 or 3) with a small title each.
+
+    Drawn as one mosaic in one axes with the titles as text: a grid of matplotlib axes (one per
+    image) cost about 1 s for 24 images, most of a run report's figure time."""
+    import numpy as np
+
     plt = pyplot()
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, (cell + 0.35) * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
-        img = images[i].detach().float().permute(1, 2, 0).clamp(0, 1).numpy()
-        gray = img.shape[-1] == 1
-        ax.imshow(img[..., 0] if gray else img, cmap=cmap or ("gray" if gray else None), vmin=0, vmax=1)
-        ax.set_title(titles[i], fontsize=7)
+    x = images.detach().float().clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    h, w, c = x.shape[1:]
+    lines = max((t.count("\n") + 1 for t in titles), default=0)
+    band = math.ceil(h * 0.17 * lines / cell) if lines else 0  # pixels of title band above each image
+    gap = max(1, w // 14)
+    cell_h, cell_w = band + h + gap, w + gap
+    mosaic = np.ones((rows * cell_h, cols * cell_w, c), dtype=np.float32)
+    fig = plt.figure(figsize=(cell * cols, cell * rows * cell_h / cell_w))
+    ax = fig.add_axes((0, 0, 1, 0.94 if suptitle else 1))
+    for i in range(n):
+        r, col = divmod(i, cols)
+        top, left = r * cell_h + band, col * cell_w
+        mosaic[top : top + h, left : left + w] = x[i]
+        if i < len(titles):
+            ax.text(left + w / 2, r * cell_h + band / 2, titles[i], ha="center", va="center", fontsize=7)
+    gray = c == 1
+    ax.imshow(mosaic[..., 0] if gray else mosaic, cmap=cmap or ("gray" if gray else None), vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
     return to_png(fig, dpi=90)
 
 

@@ -52,4 +52,4 @@ def test_missing_umap_is_skipped_with_a_message(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_umap)
     with pytest.warns(UserWarning, match="umap-learn is not installed"):
-        assert UMAPCallback()._umap() is None
+        assert UMAPCallback()._umap_installed() is False
