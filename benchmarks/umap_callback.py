@@ -1,76 +1,71 @@
-"""UMAPCallback cost: cold (first fit in a process, numba compiling) and warm, on 10,000 x 64.
+"""UMAP projection cost, cold and cached, each in a fresh process (3,000 x 64, the main job's size).
 
-    python benchmarks/umap_callback.py [--run runs/mnist_embed/version_0]
-    # -> a table on stdout and benchmarks/results/umap.json
+    python benchmarks/umap_callback.py      # -> benchmarks/results/umap.json and a table
 
-With --run, also the callback's share of that embedding fit: the fit's training wall time
-(time/fit_s in its metrics.csv) against one warm projection of as many points as the run's
-callback projected (max_per_class x classes).
+Rows, each the median of ``--repeats`` fresh processes (import of umap-learn excluded, reported
+apart):
+- umap-learn as lightcnn called it before (``UMAP(random_state=0, n_jobs=1).fit_transform``):
+  its exact small-data neighbours through scikit-learn with a Python-called metric, and its numba
+  kernels compiled in every process;
+- ``lightcnn.umap_fit.umap_2d`` on a machine that never ran it (an empty ``NUMBA_CACHE_DIR``:
+  everything compiles, pynndescent's kernels too);
+- ``umap_2d`` in a later process (kernels loaded from the on-disk cache);
+- ``umap_2d`` a second time in the same process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
-import torch
+REPO = Path(__file__).resolve().parents[1]
+PROBE = """
+import json, time
+import numpy as np
+rng = np.random.default_rng(0)
+x = (rng.normal(size=(3000, 64)) + np.repeat(rng.normal(size=(10, 64)) * 3, 300, axis=0)).astype(np.float32)
+t = time.perf_counter(); import umap; imported = time.perf_counter() - t
+from lightcnn.umap_fit import umap_2d
+fit = (lambda: umap.UMAP(n_neighbors=15, min_dist=0.1, random_state=0, n_jobs=1).fit_transform(x)) if {plain} else (lambda: umap_2d(x))
+t = time.perf_counter(); fit(); first = time.perf_counter() - t
+t = time.perf_counter(); fit(); second = time.perf_counter() - t
+print(json.dumps({{"import_s": imported, "first_s": first, "second_s": second}}))
+"""
 
-from lightcnn.callbacks.umap import UMAPCallback
-from lightcnn.outputs import EmbeddingOutputs
-from lightcnn.report.history import read_run_history
 
-
-def clustered(n: int, dim: int, classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(classes).repeat_interleave(n // classes)
-    centres = torch.randn(classes, dim, generator=g) * 3
-    emb = torch.nn.functional.normalize(centres[labels] + torch.randn(len(labels), dim, generator=g), dim=1)
-    return emb, labels
-
-
-def project_seconds(cb: UMAPCallback, emb: torch.Tensor, labels: torch.Tensor, out: Path, tag: str) -> float:
-    trainer = SimpleNamespace(is_global_zero=True, default_root_dir=str(out), loggers=[], global_step=0)
-    task = SimpleNamespace(outputs={"test": EmbeddingOutputs("test", [str(i) for i in range(10)], emb, labels, [5, 6, 7, 8, 9])})
-    t = time.perf_counter()
-    cb.project(trainer, task, "test", tag)
-    return time.perf_counter() - t
+def probe(plain: bool, cache_dir: str | None) -> dict:
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    out = subprocess.run([sys.executable, "-c", PROBE.format(plain=plain)], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--run", type=Path, default=None, help="an embedding run folder, for the share of its fit")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/umap.json"))
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "umap.json")
     a = p.parse_args()
-    out = Path("runs/bench_umap")
-    emb, labels = clustered(10_000, 64, 10)
-    cb = UMAPCallback(max_per_class=1000)
-    res = {"points": 10_000, "dim": 64, "threads": torch.get_num_threads()}
-    res["cold_s"] = project_seconds(cb, emb, labels, out, "cold")
-    res["warm_s"] = project_seconds(cb, emb, labels, out, "warm")
-    res["umap_fit_only_s"] = cb.seconds[-1]
-    if a.run is not None:
-        fit_s = read_run_history(a.run).last("time/fit_s")
-        per_class = 300
-        n = per_class * 10
-        small = UMAPCallback(max_per_class=per_class)
-        warm_small = project_seconds(small, emb[: n], labels[: n], out, "small")  # warm: same process
-        res |= {"run": str(a.run), "run_fit_s": fit_s, "projection_points": n, "projection_warm_s": warm_small}
-        res["share_of_fit_warm"] = warm_small / (fit_s + warm_small)
-        compile_s = res["cold_s"] - res["warm_s"]  # what the first projection in a process adds
-        res["share_of_fit_cold"] = (warm_small + compile_s) / (fit_s + warm_small + compile_s)
+    rows: dict[str, list[dict]] = {"umap-learn as before": [], "umap_2d, first on the machine": [], "umap_2d, later process": []}
+    for _ in range(a.repeats):
+        rows["umap-learn as before"].append(probe(True, None))
+        with tempfile.TemporaryDirectory() as cache:
+            rows["umap_2d, first on the machine"].append(probe(False, cache))
+            rows["umap_2d, later process"].append(probe(False, cache))
+        print({k: v[-1] for k, v in rows.items()}, flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=2))
-    print("| UMAPCallback, 10,000 x 64 | seconds |")
-    print("|---|---|")
-    print(f"| cold (first fit in the process: numba compile) | {res['cold_s']:.1f} |")
-    print(f"| warm | {res['warm_s']:.1f} |")
-    if a.run is not None:
-        print(f"\n{a.run}: fit {res['run_fit_s']:.0f} s; one warm projection of {n:,} points {res['projection_warm_s']:.1f} s "
-              f"({100 * res['share_of_fit_warm']:.1f}% of fit + projection); the first one in a process, compile included, "
-              f"{100 * res['share_of_fit_cold']:.1f}%")
+    a.out.write_text(json.dumps(rows, indent=2))
+    print("| 3,000 x 64, fresh process | first fit s | second fit in the process s | import umap s |")
+    print("|---|---|---|---|")
+    for name, rs in rows.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        print(f"| {name} | {med['first_s']:.1f} | {med['second_s']:.1f} | {med['import_s']:.1f} |")
 
 
 if __name__ == "__main__":

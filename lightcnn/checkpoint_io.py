@@ -41,6 +41,23 @@ class AtomicSaveConfigCallback(SaveConfigCallback):
         log_dir = str(run_dir(trainer))  # the run folder, whatever the loggers
         if trainer.is_global_zero and self.save_to_log_dir:
             with atomic_write(os.path.join(log_dir, self.config_filename)) as f:
-                f.write(self.parser.dump(self.config, skip_none=False))
+                f.write(self.parser.dump(_as_fit_config(self.config), skip_none=False))
             self.save_config(trainer, pl_module, stage)
         self.already_saved = bool(trainer.strategy.broadcast(True))
+
+
+def _as_fit_config(config: Any) -> Any:
+    """The config as ``fit`` takes it: a config parsed without a subcommand (``Experiment``, sweep
+    trials) also holds validate/test/predict's own keys (``verbose``, ``return_predictions``),
+    which would make ``lightcnn test --ckpt_path <that run's checkpoint>`` refuse its config.yaml."""
+    import inspect
+
+    fit_keys = set(inspect.signature(Trainer.fit).parameters)
+    others = {k for m in ("validate", "test", "predict") for k in inspect.signature(getattr(Trainer, m)).parameters} - fit_keys
+    present = [k for k in others if k in config]
+    if not present:
+        return config
+    config = config.clone()
+    for key in present:
+        del config[key]
+    return config

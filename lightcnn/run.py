@@ -70,10 +70,12 @@ def find_checkpoint(alias: str, experiment: Path) -> Path | None:
 
 
 def run_dir_of(ckpt: str | Path) -> Path | None:
-    """The run folder a checkpoint lives in (``.../version_N/checkpoints/x.ckpt``), else None."""
+    """The run folder a checkpoint lives in (``.../version_N/checkpoints/x.ckpt``, or a sweep
+    trial's ``.../<trial>/checkpoints/x.ckpt`` beside its ``run_info.json``), else None."""
     ckpt = Path(ckpt)
-    if ckpt.parent.name == "checkpoints" and re.fullmatch(r"version_\d+", ckpt.parent.parent.name):
-        return ckpt.parent.parent
+    folder = ckpt.parent.parent
+    if ckpt.parent.name == "checkpoints" and (re.fullmatch(r"version_\d+", folder.name) or (folder / "run_info.json").is_file()):
+        return folder
     return None
 
 
@@ -171,7 +173,7 @@ def run_config_of(ckpt: str | Path, option: str) -> Path:
     """
     run = run_dir_of(ckpt)
     if run is None or not (run / "config.yaml").is_file():
-        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/)"
+        where = f"its run folder {run} has no config.yaml" if run is not None else "it is not inside a run folder (…/version_N/checkpoints/ or a sweep trial's …/checkpoints/)"
         raise LightCNNError(f"{option} {ckpt}: no --config given and {where}; give a config with --config")
     return run / "config.yaml"
 

@@ -125,3 +125,17 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_the_run_folder_of_a_checkpoint(tmp_path) -> None:
+    from lightcnn.run import run_dir_of
+
+    version = tmp_path / "runs" / "x" / "version_3" / "checkpoints" / "best.ckpt"
+    trial = tmp_path / "runs" / "sweep" / "wider-seed_1" / "checkpoints" / "last.ckpt"
+    loose = tmp_path / "elsewhere" / "checkpoints" / "last.ckpt"
+    for ckpt in (version, trial, loose):
+        ckpt.parent.mkdir(parents=True)
+    (trial.parent.parent / "run_info.json").write_text("{}")  # what every run folder, a sweep trial's too, holds
+    assert run_dir_of(version) == version.parent.parent
+    assert run_dir_of(trial) == trial.parent.parent
+    assert run_dir_of(loose) is None and run_dir_of(tmp_path / "best.ckpt") is None

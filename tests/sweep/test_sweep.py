@@ -50,6 +50,9 @@ def test_grid_runs_each_trial_and_reports_their_own_metrics(tmp_path, monkeypatc
     (folder / "sweep.md").unlink()
     assert main(["sweep", "--config", str(path), "--report"]) == 0  # rebuilt from the study, nothing trained
     assert [r["variant"] for r in csv.DictReader(open(folder / "sweep.csv"))] == labels and (folder / "sweep.md").is_file()
+    # a trial's checkpoint is a run's: test takes its config.yaml from the trial folder
+    assert main(["test", "--ckpt_path", str(folder / "4-plain" / "checkpoints" / "best.ckpt"), "--trainer.enable_progress_bar", "false"]) == 0
+    assert "return_predictions" not in (folder / "4-plain" / "config.yaml").read_text()
 
 
 BOOM = """
