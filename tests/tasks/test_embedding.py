@@ -66,7 +66,7 @@ def test_too_many_classes_per_batch_and_small_classes(tmp_path):
 
 
 @pytest.mark.slow
-def test_embedding_fit_and_test_end_to_end(mnist_root, tmp_path, monkeypatch):
+def test_embedding_fit_and_test_end_to_end(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = [
         "--config", str(REPO / "configs" / "mnist_embed.yaml"), "--data.root", str(mnist_root), "--data.download", "false",
@@ -104,5 +104,8 @@ def test_embedding_fit_and_test_end_to_end(mnist_root, tmp_path, monkeypatch):
     saved = np.load(out)
     assert saved["embeddings"].shape == (100, 64) and saved["labels"].shape == (100,)
     assert list(saved["heldout"]) == [5, 6, 7, 8, 9]
+    capsys.readouterr()
     assert main(["knn", "--ckpt", str(ckpt), "--config", str(REPO / "configs" / "mnist_embed.yaml"),
                  "--data.root", str(mnist_root), "--k", "3"]) == 0
+    err = capsys.readouterr().err  # a line per embedded split (a bar too, on a terminal)
+    assert "embedded train: 270 images in" in err and "embedded test: 100 images in" in err  # 300 less the config's 10 % validation
