@@ -72,9 +72,11 @@ def main() -> None:
     for name, vals in times.items():
         print(f"| `{name}` | {statistics.median(vals):.2f} | {', '.join(f'{v:.2f}' for v in vals)} | {statistics.median(vals) / torch_s:.2f}x |")
     fixed = [c - t for c, t in fits]
+    cli_s = statistics.median(times['python -c "import lightcnn.cli"'])
+    rounds = ", ".join(f"{f:.1f}" for f in fixed)
     print(f"\nmnist_speedrun fit: whole command {statistics.median(c for c, _ in fits):.1f} s, training "
-          f"{statistics.median(t for _, t in fits):.1f} s, fixed cost {statistics.median(fixed):.1f} s "
-          f"({', '.join(f'{f:.1f}' for f in fixed)}); import lightcnn.cli {statistics.median(times['python -c \"import lightcnn.cli\"']):.1f} s")
+          f"{statistics.median(t for _, t in fits):.1f} s, fixed cost {statistics.median(fixed):.1f} s ({rounds}); "
+          f"import lightcnn.cli {cli_s:.1f} s")
 
 
 if __name__ == "__main__":

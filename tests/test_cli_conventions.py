@@ -90,6 +90,14 @@ def test_fit_with_test_then_best_names_its_choice_then_lr_find(mnist_root, tmp_p
     assert sorted(p.name for p in (runs / "mnist_classify").iterdir()) == ["lr_find", "version_0"]  # no run folder
 
 
+def test_a_run_keeps_exactly_its_best_and_last_checkpoints(mnist_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), "--trainer.limit_train_batches", "2"]) == 0
+    # not also Lightning's default ModelCheckpoint's epoch=0-step=2.ckpt
+    assert sorted(p.name for p in (runs / "mnist_classify" / "version_0" / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
 @pytest.mark.slow
 def test_shipped_callbacks_stop_early_and_keep_a_users_checkpoint(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -15,5 +15,10 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 def user_checkpoints(callbacks: list[Any]) -> list[ModelCheckpoint]:
-    """The ``ModelCheckpoint`` callbacks among ``callbacks`` that are not a run's own."""
-    return [c for c in callbacks if isinstance(c, ModelCheckpoint) and not isinstance(c, RunCheckpoint)]
+    """The ``ModelCheckpoint`` callbacks among ``callbacks`` that are not a run's own, nor the
+    bare one Lightning adds when none is given (no dirpath, filename or monitor: it would write
+    ``epoch=N-step=M.ckpt``, a copy of ``last.ckpt``, beside the run's own)."""
+    def bare(c: ModelCheckpoint) -> bool:
+        return type(c) is ModelCheckpoint and c.dirpath is None and c.filename is None and c.monitor is None
+
+    return [c for c in callbacks if isinstance(c, ModelCheckpoint) and not isinstance(c, RunCheckpoint) and not bare(c)]

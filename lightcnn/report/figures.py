@@ -96,7 +96,8 @@ def image_grid_png(
     band = math.ceil(h * 0.17 * lines / cell) if lines else 0  # pixels of title band above each image
     gap = max(1, w // 14)
     cell_h, cell_w = band + h + gap, w + gap
-    mosaic = np.ones((rows * cell_h, cols * cell_w, c), dtype=np.float32)
+    gray = c == 1
+    mosaic = np.full((rows * cell_h, cols * cell_w, c), np.nan if gray else 1.0, dtype=np.float32)  # white around
     fig = plt.figure(figsize=(cell * cols, cell * rows * cell_h / cell_w))
     ax = fig.add_axes((0, 0, 1, 0.94 if suptitle else 1))
     for i in range(n):
@@ -105,8 +106,11 @@ def image_grid_png(
         mosaic[top : top + h, left : left + w] = x[i]
         if i < len(titles):
             ax.text(left + w / 2, r * cell_h + band / 2, titles[i], ha="center", va="center", fontsize=7)
-    gray = c == 1
-    ax.imshow(mosaic[..., 0] if gray else mosaic, cmap=cmap or ("gray" if gray else None), vmin=0, vmax=1, interpolation="nearest")
+    colours = None
+    if gray:
+        colours = plt.get_cmap(cmap or "gray").copy()
+        colours.set_bad("white")  # the NaN background
+    ax.imshow(np.ma.masked_invalid(mosaic[..., 0]) if gray else mosaic, cmap=colours, vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)

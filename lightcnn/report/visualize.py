@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lightcnn.errors import LightCNNError
-from lightcnn.report.figures import pyplot, to_png
+from lightcnn.report.figures import image_grid_png, pyplot, to_png
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
@@ -34,30 +34,40 @@ def _unit(t: torch.Tensor) -> torch.Tensor:
 
 
 def filters_png(conv: nn.Conv2d, name: str, max_filters: int = 64) -> bytes:
-    """The first ``max_filters`` kernels of ``conv``: one column per input channel (each scaled by
-    the filter's own range, so channels of one filter compare), plus an RGB column for 3 inputs."""
+    """The first ``max_filters`` kernels of ``conv``: one tile per input channel (each scaled by
+    the filter's own range, so channels of one filter compare), plus an RGB tile for 3 inputs.
+
+    One mosaic in one axes: a grid of axes (one per tile, 256 for a CIFAR stem) cost seconds."""
+    import numpy as np
+
     plt = pyplot()
     w = conv.weight.detach().float().cpu()[:max_filters]
-    n, cin = w.shape[:2]
-    cols = cin + (1 if cin == 3 else 0)
-    per_row = max(1, min(8, 24 // cols))  # filters side by side
+    n, cin, kh, kw = w.shape
+    tiles = cin + (1 if cin == 3 else 0)
+    per_row = max(1, min(8, 24 // tiles))  # filters side by side
     rows = math.ceil(n / per_row)
-    fig, axes = plt.subplots(rows, per_row * cols, figsize=(0.7 * per_row * cols + 0.5, 0.75 * rows + 0.8), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    gap, block_gap = 1, 3
+    block_w = tiles * (kw + gap) - gap
+    mosaic = np.ones((rows * (kh + block_gap), per_row * (block_w + block_gap), 3), dtype=np.float32)
     for f in range(n):
         r, c0 = divmod(f, per_row)
-        scaled = _unit(w[f])
+        scaled = _unit(w[f]).numpy()
+        top, left = r * (kh + block_gap), c0 * (block_w + block_gap)
         for c in range(cin):
-            axes[r][c0 * cols + c].imshow(scaled[c].numpy(), cmap="gray", vmin=0, vmax=1)
-            if r == 0:
-                axes[r][c0 * cols + c].set_title(f"in {c}", fontsize=6)
+            x = left + c * (kw + gap)
+            mosaic[top : top + kh, x : x + kw] = scaled[c][..., None]
         if cin == 3:
-            axes[r][c0 * cols + 3].imshow(scaled.permute(1, 2, 0).numpy())
-            if r == 0:
-                axes[r][c0 * cols + 3].set_title("RGB", fontsize=6)
-    fig.suptitle(f"{name}: {n} of {conv.out_channels} filters, {conv.kernel_size[0]}x{conv.kernel_size[1]}, {cin} input channels", fontsize=9)
-    fig.tight_layout()
+            x = left + 3 * (kw + gap)
+            mosaic[top : top + kh, x : x + kw] = scaled.transpose(1, 2, 0)
+    fig = plt.figure(figsize=(0.7 * per_row * tiles + 0.5, 0.75 * rows + 0.8))
+    ax = fig.add_axes((0.02, 0.02, 0.96, 0.86))
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_axis_off()
+    labels = [f"in {c}" for c in range(cin)] + (["RGB"] if cin == 3 else [])
+    for c0 in range(min(per_row, n)):
+        for t, label in enumerate(labels):
+            ax.text(c0 * (block_w + block_gap) + t * (kw + gap) + (kw - 1) / 2, -0.8, label, ha="center", va="bottom", fontsize=6)
+    fig.suptitle(f"{name}: {n} of {conv.out_channels} filters, {kh}x{kw}, {cin} input channels", fontsize=9)
     return to_png(fig)
 
 
@@ -79,20 +89,12 @@ def feature_maps(model: nn.Module, forward: nn.Module, x: torch.Tensor) -> tuple
 
 
 def feature_map_png(fmap: torch.Tensor, name: str, max_channels: int = 32) -> bytes:
-    """The first ``max_channels`` channels of one layer's output, each scaled by its own range."""
-    plt = pyplot()
+    """The first ``max_channels`` channels of one layer's output, each scaled by its own range
+    (one mosaic, as ``image_grid_png`` draws it)."""
     n = min(max_channels, fmap.shape[0])
-    cols = min(8, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.35 * rows + 0.5), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(_unit(fmap[i]).numpy(), cmap="viridis", vmin=0, vmax=1)
-            ax.set_title(str(i), fontsize=6)
-    fig.suptitle(f"{name}: {n} of {fmap.shape[0]} channels, {fmap.shape[1]}x{fmap.shape[2]}", fontsize=9)
-    fig.tight_layout()
-    return to_png(fig, dpi=90)
+    channels = torch.stack([_unit(fmap[i]) for i in range(n)]).unsqueeze(1)
+    title = f"{name}: {n} of {fmap.shape[0]} channels, {fmap.shape[1]}x{fmap.shape[2]}"
+    return image_grid_png(channels, [str(i) for i in range(n)], cols=min(8, n), suptitle=title, cell=1.3, cmap="viridis")
 
 
 def probabilities_png(image: torch.Tensor, probs: torch.Tensor, class_names: list[str], title: str, top: int = 10) -> bytes:
