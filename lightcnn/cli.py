@@ -30,7 +30,7 @@ from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import check_config_files, config_files_in
 from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError
-from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger
+from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
 from lightcnn.preflight import check_monitors, check_resume, check_run_name, check_trainer_values
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
@@ -235,7 +235,8 @@ class LightCNNCLI(CLIOverrides):
         ckpt = best if best and Path(best).is_file() else str(self.run_folder / "checkpoints" / "last.ckpt")
         if not Path(ckpt).is_file():
             raise LightCNNError(f"--test true: this fit saved no checkpoint in {self.run_folder}/checkpoints/ to test")
-        trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True, verbose=False)
+        with weights_as_saved(trainer):
+            trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt, weights_only=True, verbose=False)
         if trainer.is_global_zero:
             print_summary(trainer.callback_metrics, "test", self.run_folder, ckpt, self._summary_keys())
 

@@ -92,7 +92,10 @@ class Experiment:
         test values (``test/acc``, ...). ``verbose=False``: no table of results printed."""
         if ckpt_path == "best" and not getattr(self.trainer.checkpoint_callback, "best_model_path", None):
             ckpt_path = None  # nothing saved yet (no fit in this session)
-        self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True, verbose=verbose)
+        from lightcnn.lightning_overrides import weights_as_saved
+
+        with weights_as_saved(self.trainer):
+            self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True, verbose=verbose)
         return dict(self.history.test)
 
     @property

@@ -7,8 +7,10 @@ upgrade is a deliberate step (re-read the overridden methods, then bump the pin)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
@@ -141,3 +143,20 @@ class CLIOverrides(LightningCLI):
 
     def after_failed_run(self) -> None:
         """Called when a subcommand raised (also for KeyboardInterrupt / SystemExit)."""
+
+
+@contextlib.contextmanager
+def weights_as_saved(trainer: Any) -> Iterator[None]:
+    """Test a checkpoint in the process that fitted it as a fresh process would (``fit --test
+    true``, ``Experiment.test``). Lightning's ``WeightAveraging`` callbacks (EMA, SWA) are still
+    attached after fit, and their ``on_load_checkpoint`` then puts the checkpoint's *current*
+    weights into the model instead of its saved (averaged) ``state_dict``: the test would score
+    other weights than validation picked and ``lightcnn test --ckpt_path`` scores (Lightning 2.6)."""
+    from lightning.pytorch.callbacks import WeightAveraging
+
+    attached = trainer.callbacks
+    trainer.callbacks = [c for c in attached if not isinstance(c, WeightAveraging)]
+    try:
+        yield
+    finally:
+        trainer.callbacks = attached

@@ -13,7 +13,7 @@ import yaml
 from lightcnn.cli import main
 from lightcnn.cli_args import backbone_overrides
 from lightcnn.commands.lr_find import suggest_lr
-from tests.conftest import REPO, tiny_fit_args
+from tests.conftest import QUIET, REPO, tiny_fit_args
 
 FAST = str(REPO / "configs" / "mnist_fast.yaml")  # backbone mnist_cnn, backbone_args {batchnorm: true}
 
@@ -114,3 +114,18 @@ def test_shipped_callbacks_stop_early_and_keep_a_users_checkpoint(mnist_root, tm
     kept = torch.load(run / "checkpoints" / "best-f1.ckpt", weights_only=True)
     state = next(v for k, v in kept["callbacks"].items() if "val/f1" in k)
     assert state["monitor"] == "val/f1"
+
+
+@pytest.mark.slow
+def test_fit_then_test_scores_the_ema_weights_the_checkpoint_holds(mnist_root, tmp_path, monkeypatch, capsys):
+    # With an EMA of the weights, best.ckpt's state_dict holds the averaged weights; testing it in
+    # the fitting process must score those, exactly as `lightcnn test --ckpt_path` in a new one.
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    ema = ["--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging", "--trainer.callbacks.decay", "0.5"]
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=2), *ema, "--test", "true"]) == 0
+    run = runs / "mnist_classify" / "version_0"
+    in_process = json.loads((run / "history.json").read_text())["test"]["test/loss"]
+    assert main(["test", "--ckpt_path", str(run / "checkpoints" / "best.ckpt"), *QUIET]) == 0
+    fresh = json.loads((run / "history.json").read_text())["test"]["test/loss"]
+    assert in_process == pytest.approx(fresh, abs=1e-6)
