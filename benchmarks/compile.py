@@ -24,6 +24,7 @@ CONFIGS = [REPO / "configs" / "mnist_speedrun.yaml", REPO / "configs" / "mnist_f
 
 def fit(config: Path, root: str, runs: Path, compiled: bool) -> dict:
     from lightcnn.report.history import read_run_history
+    from lightcnn.run import versions
 
     name = f"{config.stem}_{'compiled' if compiled else 'eager'}"
     args = ["fit", "--config", str(config), "--data.root", root, "--trainer.max_epochs", "2", "--name", name,
@@ -31,7 +32,7 @@ def fit(config: Path, root: str, runs: Path, compiled: bool) -> dict:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "lightcnn", *args], check=True, capture_output=True)
     command = time.perf_counter() - start
-    run = sorted((runs / name).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    run = versions(runs / name)[-1]  # the newest run folder
     h = read_run_history(run)
     epochs = h.get("time/epoch_s")[1]
     return {"epoch0_s": epochs[0], "epoch1_s": epochs[1], "fit_s": h.last("time/fit_s"), "command_s": command,

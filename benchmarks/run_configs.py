@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from lightcnn.report.history import read_run_history
+from lightcnn.run import versions
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
@@ -30,7 +31,7 @@ def run(config: Path, root: str, runs: Path) -> dict:
     subprocess.run([sys.executable, "-m", "lightcnn", "fit", *args], check=True)
     command_s = time.perf_counter() - t
     subprocess.run([sys.executable, "-m", "lightcnn", "test", *args, "--ckpt_path", "best"], check=True)
-    run_dir = sorted((runs / config.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    run_dir = versions(runs / config.stem)[-1]  # the newest run folder
     h = read_run_history(run_dir)  # lightcnn's own record of the run
     return {
         "config": config.name, "run": str(run_dir), "epochs": len(h.get("train/loss_epoch")[0]),

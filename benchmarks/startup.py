@@ -39,13 +39,14 @@ def seconds(cmd: list[str], cwd: Path) -> float:
 
 def fit_fixed_cost(root: str, runs: Path) -> tuple[float, float]:
     from lightcnn.report.history import read_run_history
+    from lightcnn.run import versions
 
     config = REPO / "configs" / "mnist_speedrun.yaml"
     start = time.perf_counter()
     subprocess.run([*LIGHTCNN, "fit", "--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
                     "--trainer.enable_progress_bar", "false"], check=True, capture_output=True)
     command = time.perf_counter() - start
-    run = sorted((runs / config.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    run = versions(runs / config.stem)[-1]  # the newest run folder
     return command, read_run_history(run).last("time/fit_s")
 
 

@@ -81,13 +81,14 @@ def reference(data: tuple[torch.Tensor, ...], seed: int) -> tuple[float, float]:
 def lightcnn(config: Path, root: str, runs: Path) -> tuple[float, float, float, int]:
     """(training seconds, whole command seconds, test accuracy, epochs) of ``lightcnn fit --test true``."""
     from lightcnn.report.history import read_run_history
+    from lightcnn.run import versions
 
     args = ["--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
             "--trainer.enable_progress_bar", "false", "--test", "true"]
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "lightcnn", "fit", *args], check=True, capture_output=True)
     command = time.perf_counter() - start
-    run = sorted((runs / config.stem).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    run = versions(runs / config.stem)[-1]  # the newest run folder
     history = read_run_history(run)
     return history.last("time/fit_s"), command, history.test["test/acc"], len(history.epochs)
 
