@@ -29,8 +29,7 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
         LightCNNError: the folder cannot be created or written to.
     """
     path = Path(path)
-    if path.is_dir():
-        raise LightCNNError(f"{path} is a folder, but a file is written here: give a file name (nothing was written)")
+    check_file_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -51,6 +50,14 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs) -> Iterator[IO]:
             raise LightCNNError(f"no space left on the device holding {path.parent}/ while writing {path.name} "
                                 f"(nothing was replaced); free some space and run again") from err
         raise
+
+
+def check_file_target(path: str | Path, option: str = "") -> None:
+    """Raise a ``LightCNNError`` when ``path``, where a file is to be written, is a folder (the
+    option that named it first, when given). Commands call it before long work, not after."""
+    if Path(path).is_dir():
+        named = f"{option} {path}" if option else str(path)
+        raise LightCNNError(f"{named} is a folder, but a file is written here: give a file name (nothing was written)")
 
 
 def _full_disk(err: BaseException) -> bool:

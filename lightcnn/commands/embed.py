@@ -15,13 +15,10 @@ def embed(argv: list[str]) -> int:
         p.add_argument("--out", default="embeddings.npz", help="npz with embeddings, labels, class_names")
 
     a, task, dm = checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
-    from pathlib import Path
-
-    from lightcnn.errors import LightCNNError
     from lightcnn.inference import embed_split, save_npz
+    from lightcnn.io import check_file_target
 
-    if Path(a.out).is_dir():  # before the minutes of embedding, not after
-        raise LightCNNError(f"--out {a.out} is a folder, but a file is written here: give a file name (nothing was written)")
+    check_file_target(a.out, "--out")  # before the minutes of embedding, not after
     emb, y = embed_split(task, dm, a.split, progress=True)
     save_npz(a.out, embeddings=emb.numpy(), labels=y.numpy(), class_names=np.array(dm.class_names),
              heldout=np.array(dm.data_info.heldout_class_ids, dtype=np.int64))
