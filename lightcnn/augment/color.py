@@ -1,16 +1,21 @@
 """Brightness, contrast, saturation, hue and random grayscale, per sample, batched.
 
 Factors follow torchvision's ColorJitter: brightness, contrast and saturation multiply by a
-factor drawn from U(1 - f, 1 + f); hue shifts by U(-h, h) of the colour wheel.
+factor drawn from U(1 - f, 1 + f); hue shifts by U(-h, h) of the colour wheel. A ``[low, high]``
+pair instead of ``f`` draws from U(low, high) (TensorFlow's ``random_saturation(0.5, 2.0)`` is
+``{name: saturation, factor: [0.5, 2.0]}``), and ``brightness`` with ``mode: add`` adds its draw
+as TensorFlow's ``random_brightness(max_delta)`` does.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
 from lightcnn.augment.base import BatchAugment, register, uniform
+from lightcnn.errors import LightCNNError
 
 LUMA = (0.299, 0.587, 0.114)
 
@@ -70,33 +75,63 @@ def color_composed(ops: list[ColorAugment], x: torch.Tensor, g: torch.Generator)
     return x
 
 
+Factor = float | tuple[float, float]
+
+
 class _Factor(ColorAugment):
-    def __init__(self, factor: float, p: float, high: float = 1.0) -> None:
+    """``factor`` f draws U(1 - f, 1 + f) (f in [0, 1]); ``[low, high]`` draws U(low, high)."""
+
+    def __init__(self, factor: Factor, p: float) -> None:
         super().__init__(p)
-        self.check("factor", factor, 0.0, high)
+        self.low, self.high = self.bounds(factor, centre=1.0)
         self.factor = factor
 
+    def bounds(self, factor: Factor, centre: float, lowest: float = 0.0) -> tuple[float, float]:
+        """``(low, high)`` of the draw for ``factor`` f (``centre`` +- f) or a pair, checked."""
+        if isinstance(factor, (list, tuple)):
+            if len(factor) != 2:
+                raise LightCNNError(f"augmentation {self.name}: factor={list(factor)} must be one number or a [low, high] pair")
+            low, high = float(factor[0]), float(factor[1])
+            if low > high:
+                raise LightCNNError(f"augmentation {self.name}: factor=[{low}, {high}] has low > high; give [low, high] with low <= high")
+            self.check("factor[0]", low, lowest, 1e6)
+            self.check("factor[1]", high, lowest, 1e6)
+            return low, high
+        self.check("factor", factor, 0.0, 1.0)
+        return centre - factor, centre + factor
+
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
-        return uniform(n, 1 - self.factor, 1 + self.factor, g, device).view(n, 1, 1)
+        return uniform(n, self.low, self.high, g, device).view(n, 1, 1)
 
 
 @register("brightness")
 class Brightness(_Factor):
-    """Multiply intensities by U(1 - factor, 1 + factor)."""
+    """Multiply intensities by U(1 - factor, 1 + factor) (``mode: multiply``, torchvision's), or
+    add U(-factor, factor) to them (``mode: add``, TensorFlow's ``random_brightness``); a
+    ``[low, high]`` factor draws from U(low, high) in either mode."""
 
-    def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
-        super().__init__(factor, p)
+    def __init__(self, factor: Factor = 0.2, p: float = 1.0, mode: Literal["multiply", "add"] = "multiply") -> None:
+        if mode not in ("multiply", "add"):
+            raise LightCNNError(f"augmentation brightness: mode={mode!r}; valid: multiply, add")
+        self.mode = mode
+        ColorAugment.__init__(self, p)
+        self.low, self.high = self.bounds(factor, centre=1.0 if mode == "multiply" else 0.0, lowest=0.0 if mode == "multiply" else -1.0)
+        self.factor = factor
 
     def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.draw(n, g, mean.device)
+        if self.mode == "add":
+            return torch.eye(c, device=mean.device).expand(n, c, c), f.view(n, 1).expand(n, c)
         return f * torch.eye(c, device=mean.device), torch.zeros(n, c, device=mean.device)
 
 
 @register("contrast")
 class Contrast(_Factor):
-    """Blend with the image's mean gray level by U(1 - factor, 1 + factor)."""
+    """Blend with the image's mean gray level by U(1 - factor, 1 + factor), or U(low, high) for a
+    ``[low, high]`` factor (TensorFlow's ``random_contrast(0.3, 1.0)``; TensorFlow blends each
+    channel with its own mean, this with the mean luma, as torchvision does)."""
 
-    def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
+    def __init__(self, factor: Factor = 0.2, p: float = 1.0) -> None:
         super().__init__(factor, p)
 
     def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,9 +142,10 @@ class Contrast(_Factor):
 
 @register("saturation")
 class Saturation(_Factor):
-    """Blend with the image's grayscale version by U(1 - factor, 1 + factor); no-op on gray images."""
+    """Blend with the image's grayscale version by U(1 - factor, 1 + factor), or U(low, high) for a
+    ``[low, high]`` factor (TensorFlow's ``random_saturation(0.5, 2.0)``); no-op on gray images."""
 
-    def __init__(self, factor: float = 0.2, p: float = 1.0) -> None:
+    def __init__(self, factor: Factor = 0.2, p: float = 1.0) -> None:
         super().__init__(factor, p)
 
     def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

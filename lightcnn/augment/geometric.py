@@ -11,15 +11,23 @@ import torch.nn.functional as F
 from lightcnn.augment.base import BatchAugment, register, uniform
 
 
-def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float) -> torch.Tensor:
+FillMode = Literal["constant", "reflect", "nearest"]
+_PADDING = {"reflect": "reflection", "nearest": "border"}  # grid_sample's names
+
+
+def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float, fill_mode: str = "constant") -> torch.Tensor:
     """Sample each image at ``theta @ (x, y, 1)`` (normalised output coords -> input coords), bilinear;
-    pixels from outside get ``fill``. One ``affine_grid`` + ``grid_sample`` for the batch."""
+    pixels from outside get ``fill`` (``constant``), the image mirrored about its edge
+    (``reflect``: ``d c b a | a b c d | d c b a``, Keras's default) or the nearest edge pixel
+    (``nearest``). One ``grid_sample`` for the batch."""
     # The sampling grid by broadcasting (F.affine_grid's batched matmul is slow for small images on CPU).
     h, w = x.shape[-2:]
     ys = ((torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1).view(1, h, 1)
     xs = ((torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1).view(1, 1, w)
     t = theta.to(x.dtype)[:, :2, :, None, None]  # (n, 2, 3, 1, 1)
     grid = torch.stack([t[:, 0, 0] * xs + t[:, 0, 1] * ys + t[:, 0, 2], t[:, 1, 0] * xs + t[:, 1, 1] * ys + t[:, 1, 2]], -1)
+    if fill_mode != "constant":
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode=_PADDING[fill_mode], align_corners=False)
     if fill == 0.0:
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     ones = torch.ones_like(x[:, :1])
@@ -28,10 +36,20 @@ def _warp(x: torch.Tensor, theta: torch.Tensor, fill: float) -> torch.Tensor:
 
 
 class AffineAugment(BatchAugment):
-    """An op that is one affine map per image. Consecutive ones with the same ``fill`` are composed
-    by the pipeline into a single resampling (one interpolation instead of several)."""
+    """An op that is one affine map per image. Consecutive ones with the same ``fill`` and
+    ``fill_mode`` are composed by the pipeline into a single resampling (one interpolation
+    instead of several)."""
 
     fill: float = 0.0
+    fill_mode: str = "constant"
+
+    def set_fill(self, fill: float, fill_mode: str) -> None:
+        self.check("fill", fill, 0.0, 1.0)
+        if fill_mode not in ("constant", "reflect", "nearest"):
+            from lightcnn.errors import LightCNNError
+
+            raise LightCNNError(f"augmentation {self.name}: fill_mode={fill_mode!r}; valid: constant, reflect, nearest")
+        self.fill, self.fill_mode = fill, fill_mode
 
     def matrices(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
         """``(n, 3, 3)`` maps from output to input coordinates, identity for images not chosen."""
@@ -47,7 +65,7 @@ class AffineAugment(BatchAugment):
         return warp_composed([self], x, g)
 
     def fuses_with(self, previous: BatchAugment) -> bool:
-        return isinstance(previous, AffineAugment) and previous.fill == self.fill
+        return isinstance(previous, AffineAugment) and (previous.fill, previous.fill_mode) == (self.fill, self.fill_mode)
 
     @staticmethod
     def composed(ops: list, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -63,7 +81,7 @@ def warp_composed(ops: list[AffineAugment], x: torch.Tensor, g: torch.Generator)
     moved = (theta - torch.eye(3, device=x.device)).abs().flatten(1).amax(1) > 1e-7
     idx = moved.nonzero().flatten()
     if len(idx):
-        x[idx] = _warp(x[idx], theta[idx], ops[0].fill)
+        x[idx] = _warp(x[idx], theta[idx], ops[0].fill, ops[0].fill_mode)
     return x
 
 
@@ -76,13 +94,16 @@ def _matrix(cos: torch.Tensor, sin: torch.Tensor, tx: torch.Tensor, ty: torch.Te
 
 @register("rotation")
 class Rotation(AffineAugment):
-    """Rotate by an angle drawn from U(-degrees, degrees); corners filled with ``fill``."""
+    """Rotate by an angle drawn from U(-degrees, degrees); corners filled with ``fill``
+    (``fill_mode: constant``), by reflection (``reflect``, as Keras's ``RandomRotation``) or
+    with the nearest edge pixel (``nearest``). Keras's ``RandomRotation(0.05)`` is
+    ``{name: rotation, degrees: 18, fill_mode: reflect}`` (0.05 of a full turn)."""
 
-    def __init__(self, degrees: float = 15.0, p: float = 1.0, fill: float = 0.0) -> None:
+    def __init__(self, degrees: float = 15.0, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
         super().__init__(p)
         self.check("degrees", degrees, 0.0, 180.0)
-        self.check("fill", fill, 0.0, 1.0)
-        self.degrees, self.fill = degrees, fill
+        self.set_fill(fill, fill_mode)
+        self.degrees = degrees
 
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
         angle = uniform(n, -self.degrees, self.degrees, g, device) * (math.pi / 180)
@@ -92,13 +113,14 @@ class Rotation(AffineAugment):
 
 @register("translate")
 class Translate(AffineAugment):
-    """Shift by U(-fraction, fraction) of the width and of the height, independently."""
+    """Shift by U(-fraction, fraction) of the width and of the height, independently; the
+    uncovered edge is filled as ``rotation``'s (``fill``, ``fill_mode``)."""
 
-    def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0) -> None:
+    def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
         super().__init__(p)
         self.check("fraction", fraction, 0.0, 1.0)
-        self.check("fill", fill, 0.0, 1.0)
-        self.fraction, self.fill = fraction, fill
+        self.set_fill(fill, fill_mode)
+        self.fraction = fraction
 
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
         tx = uniform(n, -self.fraction, self.fraction, g, device)

@@ -48,6 +48,10 @@ class Pipeline:
                 ops.append(op_cls(**options))
             except (TypeError, ValueError) as err:  # a constraint the annotations do not state
                 raise LightCNNError(f"augmentation {entry['name']} (data.augment[{i}]) {options}: {err}") from err
+            except LightCNNError as err:  # the op's own range check: say which entry it was
+                head = f"augmentation {op_cls.registered_name}:"
+                msg = str(err)
+                raise LightCNNError(msg.replace(head, f"augmentation {entry['name']} (data.augment[{i}]):", 1)) from None
         return cls(ops)
 
     @property

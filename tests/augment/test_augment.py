@@ -94,8 +94,14 @@ def test_cutout_blanks_a_square():
 @pytest.mark.parametrize(
     "entries, match",
     [
-        ([{"name": "rotation", "degrees": 500}], r"rotation: degrees=500 is out of range; valid: \[0.0, 180.0\]"),
-        ([{"name": "hflip", "p": -0.1}], r"hflip: p=-0.1 is out of range"),
+        ([{"name": "rotation", "degrees": 500}], r"rotation \(data.augment\[0\]\): degrees=500 is out of range; valid: \[0.0, 180.0\]"),
+        ([{"name": "hflip", "p": -0.1}], r"hflip \(data.augment\[0\]\): p=-0.1 is out of range"),
+        ([{"name": "hflip"}, {"name": "saturation", "factor": [2.0, 0.5]}],
+         r"saturation \(data.augment\[1\]\): factor=\[2.0, 0.5\] has low > high; give \[low, high\] with low <= high"),
+        ([{"name": "contrast", "factor": [-0.5, 1.0]}], r"contrast \(data.augment\[0\]\): factor\[0\]=-0.5 is out of range"),
+        ([{"name": "contrast", "factor": 1.5}], r"contrast \(data.augment\[0\]\): factor=1.5 is out of range; valid: \[0.0, 1.0\]"),
+        ([{"name": "rotation", "fill_mode": "wrap"}], r"fill_mode='wrap' is not valid; fill_mode takes Literal\['constant', 'reflect', 'nearest'\]"),
+        ([{"name": "brightness", "mode": "gamma"}], r"mode='gamma' is not valid; mode takes Literal\['multiply', 'add'\]"),
         ([{"name": "hflip", "prob": 0.5}], r"hflip \(data.augment\[0\]\) has no option 'prob'; valid options: \['alternate', 'p'\]"),
         ([{"name": "rotaton"}], "did you mean: rotation"),
         (["hflip"], r"data.augment\[0\] must be a mapping with a 'name'"),
@@ -167,3 +173,45 @@ def test_composed_rotation_and_shift_match_sequential_inside_the_image():
         y = Pipeline.from_config([e]).ops[0](y, g)
     inner = (slice(None), slice(None), slice(8, 24), slice(8, 24))
     assert torch.allclose(fused[inner], y[inner], atol=2e-3)
+
+
+def test_asymmetric_ranges_draw_within_low_high():
+    x = torch.rand(500, 3, 4, 4)
+    sat = AUGMENTATIONS.get("saturation")(factor=[0.5, 2.0])
+    drawn = sat.draw(500, gen(), x.device).flatten()
+    assert drawn.min() >= 0.5 and drawn.max() <= 2.0 and drawn.max() > 1.5  # beyond what any symmetric f <= 1 reaching 0.5 allows
+
+
+def test_fixed_pair_factors_are_exact():
+    x = torch.tensor([[[[0.2, 0.4], [0.6, 0.8]]]])  # gray, mean 0.5
+    contrast = AUGMENTATIONS.get("contrast")(factor=[0.5, 0.5])
+    assert torch.allclose(contrast(x.clone(), gen()), torch.tensor([[[[0.35, 0.45], [0.55, 0.65]]]]))
+    add = AUGMENTATIONS.get("brightness")(factor=[0.1, 0.1], mode="add")
+    assert torch.allclose(add(x.clone(), gen()), x + 0.1)
+    add_sym = AUGMENTATIONS.get("brightness")(factor=0.3, mode="add")
+    out = add_sym(torch.full((400, 1, 2, 2), 0.5), gen())
+    assert out.min() >= 0.2 - 1e-6 and out.max() <= 0.8 + 1e-6 and (out - 0.5).abs().max() > 0.25
+    assert torch.allclose(out - out[:, :, :1, :1], torch.zeros_like(out))  # one offset per image
+    rgb = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).repeat(1, 1, 2, 2)
+    sat0 = AUGMENTATIONS.get("saturation")(factor=[0.0, 0.0])  # fully desaturated: the luma
+    assert torch.allclose(sat0(rgb.clone(), gen()), torch.full_like(rgb, 0.299))
+
+
+def test_reflect_fill_mirrors_the_edge_as_keras_does():
+    from lightcnn.augment.geometric import _matrix, _warp
+
+    x = torch.arange(4.0).view(1, 1, 1, 4).repeat(1, 1, 4, 1)  # columns 0 1 2 3
+    one, zero = torch.ones(1), torch.zeros(1)
+    right = _matrix(one, zero, torch.tensor([0.25]), zero)  # shift right by one pixel (0.25 of the width)
+    assert torch.allclose(_warp(x, right, 0.0, "reflect")[0, 0, 0], torch.tensor([0.0, 0.0, 1.0, 2.0]))  # d c b a | a b c d
+    assert torch.allclose(_warp(x, right, 0.0, "nearest")[0, 0, 0], torch.tensor([0.0, 0.0, 1.0, 2.0]))
+    assert torch.allclose(_warp(x, right, 0.0, "constant")[0, 0, 0], torch.tensor([0.0, 0.0, 1.0, 2.0]))
+    two = _matrix(one, zero, torch.tensor([0.5]), zero)  # two pixels: the mirror shows b a, the edge a a
+    assert torch.allclose(_warp(x, two, 0.0, "reflect")[0, 0, 0], torch.tensor([1.0, 0.0, 0.0, 1.0]))
+    assert torch.allclose(_warp(x, two, 0.0, "nearest")[0, 0, 0], torch.tensor([0.0, 0.0, 0.0, 1.0]))
+    assert torch.allclose(_warp(x + 1, two, 0.5, "constant")[0, 0, 0], torch.tensor([0.5, 0.5, 1.0, 2.0]))
+
+
+def test_affine_ops_fuse_only_with_the_same_fill_mode():
+    p = Pipeline.from_config([{"name": "rotation"}, {"name": "translate"}, {"name": "rotation", "fill_mode": "reflect"}])
+    assert [len(run) for run in p._runs] == [2, 1]
