@@ -42,6 +42,7 @@ def run_info(trainer: Trainer, pl_module: Any) -> dict:
         "image_size": info.image_size,
         "class_names": list(info.class_names),
         "split_sizes": sizes,
+        "val_is_test": info.val_is_test,
     }
 
 

@@ -19,6 +19,7 @@ COMMANDS = {
     "visualize": ("visualize", "main", "conv filters and feature maps of a checkpoint"),
     "coarse": ("coarse", "main", "CIFAR-100 fine predictions mapped to the 20 superclasses"),
     "preview-augment": ("preview", "main", "a grid of augmented training images"),
+    "summary": ("summary", "main", "a config's model layer by layer, Keras-style: output shapes, (non-)trainable counts"),
 }
 
 # LightningCLI's subcommands, as ``lightcnn --help`` describes them.

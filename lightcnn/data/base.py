@@ -12,12 +12,14 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from lightcnn.augment.pipeline import Pipeline
 from lightcnn.data.classes import check_labels, keep_classes, per_class_batch_size, resolve_classes, resolve_heldout, warn_small_classes
 from lightcnn.data.images import convert_images
 from lightcnn.data.info import DataInfo
+from lightcnn.data.on_device import AugmentOnDevice
 from lightcnn.data.splits import val_split
 from lightcnn.errors import LightCNNError
 from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBatches
@@ -25,7 +27,7 @@ from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBa
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W) uint8, labels (N,) int64
 
 
-class InMemoryDataModule(LightningDataModule):
+class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
     """Base for in-memory image datasets.
 
     Subclasses set ``native_channels`` and ``native_size`` and implement ``all_class_names``
@@ -36,6 +38,10 @@ class InMemoryDataModule(LightningDataModule):
         batch_size: training batch size (default 128, or classes_per_batch x m_per_class).
         eval_batch_size: validation/test batch size (default: ``2 * batch_size``).
         val_size: held-out share of the training split (a fraction in (0, 1), or a count >= 1).
+        val_on_test: the notebooks' protocol: validate on the test split and train on the whole
+            training split (``val_size`` must then be 0). Validation then picks the best
+            checkpoint on test images, so test figures overstate what new images would get; run
+            reports and checkpoints say so (``DataInfo.val_is_test``). Never the default.
         split_seed: seed of the stratified validation split.
         classes: train on these classes only (names), relabelled 0..k-1 in the given order.
         grayscale: convert RGB images to one luma channel (ITU-R 601: 0.299 R + 0.587 G + 0.114 B).
@@ -69,6 +75,7 @@ class InMemoryDataModule(LightningDataModule):
         batch_size: int | None = None,
         eval_batch_size: int | None = None,
         val_size: float = 0.1,
+        val_on_test: bool = False,
         split_seed: int = 0,
         classes: list[str | int] | None = None,
         grayscale: bool = False,
@@ -103,7 +110,10 @@ class InMemoryDataModule(LightningDataModule):
             raise LightCNNError(f"data.std must be positive, got {std}")
         self.root, self.batch_size = root, batch_size
         self.eval_batch_size = eval_batch_size or 2 * batch_size
-        self.val_size, self.split_seed = val_size, split_seed
+        if val_on_test and val_size:
+            raise LightCNNError(f"data.val_on_test validates on the test split: set data.val_size: 0 (got {val_size}), "
+                                f"or drop val_on_test to hold out part of the training split")
+        self.val_size, self.split_seed, self.val_on_test = val_size, split_seed, val_on_test
         self.mean, self.std = mean, std
         self._class_ids = resolve_classes(self.all_class_names, classes, type(self).__name__)
         self.heldout_class_ids = resolve_heldout(self.class_names, train_classes, heldout_classes)
@@ -154,6 +164,7 @@ class InMemoryDataModule(LightningDataModule):
             num_classes=self.num_classes, in_channels=self.in_channels, image_size=self.image_size,
             class_names=tuple(self.class_names), heldout_class_ids=tuple(self.heldout_class_ids),
             mean=None if self.mean is None else tuple(self.mean), std=None if self.std is None else tuple(self.std),
+            val_is_test=self.val_on_test,
         )
 
     def split_sizes(self) -> dict[str, int]:
@@ -209,11 +220,15 @@ class InMemoryDataModule(LightningDataModule):
 
     def _setup_train(self) -> None:
         x, y = self._read(train=True)
+        if self.val_on_test:
+            self.splits.setdefault("test", self._read(train=False))
+            rank_zero_warn("validating on the test split (data.val_on_test, the notebooks' protocol): every val/ "
+                           "figure is a test figure, and the best checkpoint is picked on test images")
         tr, va = val_split(y, self.num_classes, self.val_size, self.split_seed)
         if self.heldout_class_ids:  # training sees the train classes only
             self.splits["train_all_classes"] = (x[tr], y[tr])  # references for inference
             tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
-        self.splits["train"], self.splits["val"] = (x[tr], y[tr]), (x[va], y[va])
+        self.splits["train"], self.splits["val"] = (x[tr], y[tr]), self.splits["test"] if self.val_on_test else (x[va], y[va])
         if self.mean is None or self.std is None:
             xf = self.splits["train"][0].double().div_(255)
             self.mean = self.mean or xf.mean(dim=(0, 2, 3)).tolist()
@@ -267,34 +282,3 @@ class InMemoryDataModule(LightningDataModule):
         x, y = self.splits["predict"]
         sampler = IndexBatchSampler(len(y), self.eval_batch_size)
         return DataLoader(TensorBatches(x, y, with_index=True, names=names), sampler=sampler, batch_size=None)
-
-    def generator(self, device: torch.device) -> torch.Generator:
-        """The augmentation generator for ``device``, seeded with ``augment_seed`` on first use."""
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device=device).manual_seed(self.augment_seed)
-        return self._generators[device]
-
-    def on_after_batch_transfer(self, batch: Split, dataloader_idx: int) -> tuple:
-        """uint8 images -> float in [0, 1] -> [augmented in training], on the model's device
-        (moving uint8 is 4x cheaper than float). Normalisation is the model's (it is saved in
-        its checkpoints), not done here."""
-        x, y, *rest = batch  # predict batches carry indices and input names
-        x = x.float().div_(255)
-        if self.augment is not None:
-            training = self.trainer is not None and self.trainer.training
-            if training and self.augment.needs_index and rest:  # the training loader added indices for the pipeline
-                x = self.augment(x, self.generator(x.device), rest.pop(0), self.trainer.current_epoch)
-            else:
-                x = self.augment(x, self.generator(x.device)) if training else self.augment.eval_transform(x)
-        return (x, y, *rest)
-
-    def state_dict(self) -> dict:
-        """Normalisation statistics and the augmentation generators' states (so a resumed run
-        draws what an uninterrupted one would)."""
-        gens = {str(d): g.get_state() for d, g in self._generators.items()}
-        return {"mean": self.mean, "std": self.std, "augment_generators": gens}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.mean, self.std = state_dict.get("mean", self.mean), state_dict.get("std", self.std)
-        for device, state in state_dict.get("augment_generators", {}).items():
-            self.generator(torch.device(device)).set_state(state)

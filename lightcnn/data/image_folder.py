@@ -31,7 +31,8 @@ class ImageFolderDataModule(InMemoryDataModule):
     Args:
         root: the folder holding the class subfolders.
         image_size: square size images are stored at.
-        split: train/val/test fractions per class (summing to 1).
+        split: train/val/test fractions per class (summing to 1); with ``val_on_test`` the val
+            share is 0 (``[0.8, 0, 0.2]``).
         cache: keep decoded tensors in ``root/.lightcnn_cache/`` (skipped if not writable).
         **kwargs: see ``InMemoryDataModule`` (except ``val_size``: use ``split``).
 
@@ -54,6 +55,11 @@ class ImageFolderDataModule(InMemoryDataModule):
             raise LightCNNError(f"{type(self).__name__} takes data.split (train, val, test fractions), not val_size")
         if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-6 or split[0] <= 0:
             raise LightCNNError(f"data.split must be three fractions (train, val, test) summing to 1, got {list(split)}")
+        if kwargs.get("val_on_test") and (split[1] or not split[2]):
+            raise LightCNNError(
+                f"data.val_on_test validates on the test split: data.split {list(split)} needs a val share of 0 and a "
+                f"test share above 0, e.g. [0.8, 0, 0.2]"
+            )
         self.root, self.split, self.cache = root, tuple(split), cache
         self.native_size = image_size  # decoded straight to this size
         self._scanned: Samples | None = self.scan() if self.scan_at_init else None  # bad folders fail at once

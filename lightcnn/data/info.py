@@ -38,6 +38,8 @@ class DataInfo:
         mean, std: per-channel normalisation of images in [0, 1]; ``None`` while unknown (the
             task then takes them from the DataModule after its ``setup``), or for data that
             needs none.
+        val_is_test: validation runs on the test split (``data.val_on_test``, the notebooks'
+            protocol): validation figures are test figures, and so is what picked the checkpoint.
 
     Raises:
         LightCNNError: counts that are not positive, names or statistics of the wrong length.
@@ -50,6 +52,7 @@ class DataInfo:
     heldout_class_ids: tuple[int, ...] = ()
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = field(default=None)
+    val_is_test: bool = False
 
     def __post_init__(self) -> None:
         for key in ("num_classes", "in_channels", "image_size"):

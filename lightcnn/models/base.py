@@ -171,13 +171,17 @@ def with_depth(widths: list[int], depth: int | None) -> list[int]:
     return out + [out[-1]] * ((depth or 0) - len(out))
 
 
-def dense_block(in_features: int, widths: list[int], batchnorm: bool, dropout: float) -> tuple[list[nn.Module], int]:
-    """Linear, [BatchNorm1d], ReLU, [Dropout] per width; returns the layers and the output width."""
+def dense_block(
+    in_features: int, widths: list[int], batchnorm: bool, dropout: float, bn_after_relu: bool = False
+) -> tuple[list[nn.Module], int]:
+    """Linear, [BatchNorm1d], ReLU, [Dropout] per width (BatchNorm after the ReLU, the Linear
+    keeping its bias, with ``bn_after_relu``); returns the layers and the output width."""
     layers: list[nn.Module] = []
     for w in widths:
-        layers += [nn.Linear(in_features, w, bias=not batchnorm)]
-        layers += [nn.BatchNorm1d(w)] if batchnorm else []
+        layers += [nn.Linear(in_features, w, bias=not batchnorm or bn_after_relu)]
+        layers += [nn.BatchNorm1d(w)] if batchnorm and not bn_after_relu else []
         layers += [nn.ReLU(inplace=True)]
+        layers += [nn.BatchNorm1d(w)] if batchnorm and bn_after_relu else []
         layers += [nn.Dropout(dropout)] if dropout else []
         in_features = w
     return layers, in_features

@@ -21,6 +21,10 @@ from lightcnn.models.base import dense_block, with_depth
 from lightcnn.registry import BACKBONES
 
 
+BatchNormPosition = Literal["before_relu", "after_relu", "after_pool"]
+DropoutAt = Literal["pool_and_dense", "pool", "dense"]
+
+
 class ConvNet(nn.Module):
     """Conv blocks (conv, [BatchNorm], ReLU, [max-pool, Dropout]), flatten, dense layers.
 
@@ -35,13 +39,23 @@ class ConvNet(nn.Module):
         width: multiplier on every conv and dense width.
         depth: number of conv layers; fewer truncates ``channels``, more repeats the last one
             (without extra pools). ``None`` keeps ``channels``.
-        batchnorm: BatchNorm after every conv and dense layer (their biases dropped).
-        dropout: dropout probability after every pool and every dense layer.
+        batchnorm: ``true``: BatchNorm after every conv and dense layer; a list of conv-layer
+            indices (0-based): after those conv layers only (``[0]``: the first conv only).
+        batchnorm_position: ``before_relu`` (conv without bias, BatchNorm, ReLU: the usual
+            PyTorch block), ``after_relu`` (conv, ReLU, BatchNorm: Keras's
+            ``Conv2D(activation="relu")`` followed by ``BatchNormalization()``) or
+            ``after_pool`` (conv, ReLU, pool, BatchNorm; with ``batchnorm: true``, layers
+            without a pool get it after the ReLU). Dense layers follow ``before_relu`` or
+            else ``after_relu``.
+        dropout: dropout probability.
+        dropout_at: where dropout goes: after every pool and every dense layer
+            (``pool_and_dense``), after the pools only, or after the dense layers only.
 
     Shapes: ``(B, in_channels, image_size, image_size)`` -> ``(B, num_features)``.
 
     Raises:
-        LightCNNError: an option out of range, or an image too small for the layers asked for.
+        LightCNNError: an option out of range, a placement on a layer that does not exist, or an
+            image too small for the layers asked for.
     """
 
     def __init__(
@@ -55,35 +69,87 @@ class ConvNet(nn.Module):
         padding: Literal["valid", "same"] = "valid",
         width: float = 1.0,
         depth: int | None = None,
-        batchnorm: bool = False,
+        batchnorm: bool | Sequence[int] = False,
+        batchnorm_position: BatchNormPosition = "before_relu",
         dropout: float = 0.0,
+        dropout_at: DropoutAt = "pool_and_dense",
     ) -> None:
         super().__init__()
         _check_options(kernel_size, width, depth, dropout, padding)
         chans = [max(1, round(c * width)) for c in with_depth(list(channels), depth)]
+        bn_convs = _placement(batchnorm, batchnorm_position, chans, pool_after, dense, dropout, dropout_at)
+        pre = batchnorm_position == "before_relu"
         layers: list[nn.Module] = []
         size, prev = image_size, in_channels
         for i, c in enumerate(chans):
-            layers += [nn.Conv2d(prev, c, kernel_size, padding=padding, bias=not batchnorm)]
-            layers += [nn.BatchNorm2d(c)] if batchnorm else []
+            bn = i in bn_convs
+            pooled = i in pool_after
+            layers += [nn.Conv2d(prev, c, kernel_size, padding=padding, bias=not (bn and pre))]
+            layers += [nn.BatchNorm2d(c)] if bn and pre else []
             layers += [nn.ReLU(inplace=True)]
+            layers += [nn.BatchNorm2d(c)] if bn and not pre and not (pooled and batchnorm_position == "after_pool") else []
             prev = c
             size = size if padding == "same" else size - kernel_size + 1
-            if i in pool_after:
+            if pooled:
                 layers += [nn.MaxPool2d(2)]
                 size //= 2
-                layers += [nn.Dropout(dropout)] if dropout else []
+                layers += [nn.BatchNorm2d(c)] if bn and batchnorm_position == "after_pool" else []
+                layers += [nn.Dropout(dropout)] if dropout and dropout_at != "dense" else []
             if size < 1:
                 raise LightCNNError(
                     f"ConvNet: a {image_size}x{image_size} image shrinks to nothing after conv layer {i + 1} "
                     f"of {len(chans)} (kernel_size={kernel_size}, padding={padding!r}); "
                     f"use fewer layers (depth), padding 'same', or a larger image_size"
                 )
-        head, self.num_features = dense_block(prev * size * size, [max(1, round(w * width)) for w in dense], batchnorm, dropout)
+        head, self.num_features = dense_block(
+            prev * size * size, [max(1, round(w * width)) for w in dense], batchnorm is True,
+            dropout if dropout_at != "pool" else 0.0, bn_after_relu=not pre,
+        )
         self.layers = nn.Sequential(*layers, nn.Flatten(), *head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+def _placement(
+    batchnorm: bool | Sequence[int], position: str, chans: list[int], pool_after: Sequence[int],
+    dense: Sequence[int], dropout: float, dropout_at: str,
+) -> set[int]:
+    """The conv layers that get BatchNorm; a ``LightCNNError`` for a placement that makes no sense."""
+    n = len(chans)
+    if position not in ("before_relu", "after_relu", "after_pool"):
+        raise LightCNNError(f"ConvNet: batchnorm_position={position!r}; valid: before_relu, after_relu, after_pool")
+    if dropout_at not in ("pool_and_dense", "pool", "dense"):
+        raise LightCNNError(f"ConvNet: dropout_at={dropout_at!r}; valid: pool_and_dense, pool, dense")
+    if batchnorm is True:
+        chosen = set(range(n))
+    elif batchnorm is False or batchnorm is None:
+        chosen = set()
+    else:
+        chosen = set(batchnorm)
+        beyond = sorted(i for i in chosen if not 0 <= i < n)
+        if beyond:
+            raise LightCNNError(
+                f"ConvNet: batchnorm={list(batchnorm)} names conv layer {beyond[0]}, but the net has {n} conv layers; "
+                f"valid indices: 0-{n - 1} (or batchnorm: true for all)"
+            )
+    if position != "before_relu" and not chosen:
+        raise LightCNNError(f"ConvNet: batchnorm_position={position!r} but batchnorm is off; set batchnorm: true or a list of conv layers")
+    if position == "after_pool" and batchnorm is not True:
+        unpooled = sorted(chosen - set(pool_after))
+        if unpooled:
+            raise LightCNNError(
+                f"ConvNet: batchnorm_position='after_pool' but conv layer {unpooled[0]} has no pool after it "
+                f"(pool_after={list(pool_after)}); valid layers for it: {sorted(chosen & set(pool_after)) or sorted(set(pool_after))}"
+            )
+    if dropout_at != "pool_and_dense":
+        missing = "dense layer (dense: [])" if dropout_at == "dense" and not dense else (
+            "pool (pool_after: [])" if dropout_at == "pool" and not [i for i in pool_after if i < n] else "")
+        if not dropout:
+            raise LightCNNError(f"ConvNet: dropout_at={dropout_at!r} but dropout is 0; set dropout > 0")
+        if missing:
+            raise LightCNNError(f"ConvNet: dropout_at={dropout_at!r} but the net has no {missing}")
+    return chosen
 
 
 def _check_options(kernel_size: int, width: float, depth: int | None, dropout: float, padding: str) -> None:

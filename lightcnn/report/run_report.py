@@ -95,6 +95,11 @@ def verdict_of(history: History, info: dict[str, Any], patience: int = 3, gap_th
     return overfitting_verdict(epochs, train, val, mode, train_acc or None, val_acc or None, patience, gap_threshold)
 
 
+VAL_IS_TEST = ("**Validated on the test split** (`data.val_on_test`, the notebooks' protocol): every `val/` figure is "
+               "a test figure, and the best checkpoint was picked on test images, so its test figures overstate what new "
+               "images would get.")
+
+
 def summary_rows(history: History, info: dict[str, Any]) -> list[list[object]]:
     epochs, times = history.get("time/epoch_s")
     b, value = best_epoch(history, info)
@@ -119,6 +124,8 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     run, history, info = load_run(run_dir)
     doc = Document(f"Run report: {run.parent.name}/{run.name}")
     doc.heading("Summary")
+    if info.get("val_is_test"):
+        doc.para(VAL_IS_TEST)
     doc.table(["", "value"], summary_rows(history, info))
     verdict = verdict_of(history, info)
     if history.epochs:

@@ -49,7 +49,8 @@ class BaseTask(NonFiniteCheck, LightningModule):
         data: the data facts (``lightcnn.data.DataInfo``, or its ``to_dict()`` form): classes,
             channels, image size, held-out classes, normalisation. The CLI links the
             DataModule's ``data_info`` here; in Python pass ``data=dm.data_info``.
-        optimizer: ``sgd`` (with ``momentum``), ``adam`` or ``adamw``.
+        optimizer: ``sgd`` (with ``momentum``), ``adam``, ``adamw`` or ``rmsprop`` (Keras's:
+            rho 0.9, epsilon 1e-7, no momentum; Keras's default optimizer, lr 0.001).
         lr: learning rate (the peak rate for ``onecycle``).
         weight_decay: L2 penalty (decoupled for ``adamw``).
         momentum: SGD momentum.

@@ -7,7 +7,11 @@ from typing import Any, Literal
 
 import torch
 
-Optimizer = Literal["sgd", "adam", "adamw"]
+Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
+
+# Keras's RMSprop (its default optimizer when ``compile`` names none): rho 0.9, epsilon 1e-7,
+# no momentum; torch's defaults are alpha 0.99 and eps 1e-8.
+KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
 Scheduler = Literal["none", "onecycle", "cosine", "step"]
 
 
@@ -20,6 +24,8 @@ def optimizer_and_schedule(task: Any) -> Any:
         opt: torch.optim.Optimizer = torch.optim.SGD(
             params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, nesterov=bool(hp.get("nesterov"))
         )
+    elif hp.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(params, lr=hp.lr, weight_decay=hp.weight_decay, **KERAS_RMSPROP)
     else:
         betas = tuple(hp.get("betas", (0.9, 0.999)))
         kind = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
