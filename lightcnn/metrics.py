@@ -8,6 +8,7 @@ from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
+    MulticlassFBetaScore,
     MulticlassPrecision,
     MulticlassRecall,
 )
@@ -15,18 +16,30 @@ from torchmetrics.classification import (
 PER_CLASS = ("precision", "recall", "f1")
 
 
-def classification_metrics(num_classes: int) -> MetricCollection:
+def classification_metrics(num_classes: int, micro: bool = False, f_beta: float | None = None) -> MetricCollection:
     """Accuracy, macro and per-class precision/recall/F1, and the confusion matrix.
 
     Keys after ``compute()``: ``acc``, ``precision``, ``recall``, ``f1`` (macro; classes absent
     from both targets and predictions are left out, as scikit-learn does), ``precision_per_class``,
     ``recall_per_class``, ``f1_per_class`` (shape ``(num_classes,)``) and ``confusion``
     (``(num_classes, num_classes)``, rows = true class, columns = predicted).
+
+    ``micro``: also ``micro_precision``, ``micro_recall`` and ``micro_f1`` (pooled over classes,
+    as the notebooks' summed one-vs-rest confusion matrices; for one label per image all three
+    equal the accuracy). ``f_beta``: also ``fbeta`` (macro), ``fbeta_per_class`` and, with
+    ``micro``, ``micro_fbeta``.
     """
     per = {"precision": MulticlassPrecision, "recall": MulticlassRecall, "f1": MulticlassF1Score}
     metrics: dict = {"acc": MulticlassAccuracy(num_classes, average="micro")}
     metrics |= {name: cls(num_classes, average="macro") for name, cls in per.items()}
     metrics |= {f"{name}_per_class": cls(num_classes, average="none") for name, cls in per.items()}
+    if micro:
+        metrics |= {f"micro_{name}": cls(num_classes, average="micro") for name, cls in per.items()}
+    if f_beta is not None:
+        metrics["fbeta"] = MulticlassFBetaScore(f_beta, num_classes, average="macro")
+        metrics["fbeta_per_class"] = MulticlassFBetaScore(f_beta, num_classes, average="none")
+        if micro:
+            metrics["micro_fbeta"] = MulticlassFBetaScore(f_beta, num_classes, average="micro")
     metrics["confusion"] = MulticlassConfusionMatrix(num_classes)
     return MetricCollection(metrics)
 

@@ -11,7 +11,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
-from lightcnn.data.info import DescribesSplits
+from lightcnn.data.info import DescribesSplits, DrawsSamples
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
 from lightcnn.models import count_flops, count_parameters
@@ -53,10 +53,12 @@ class RunReport(Callback):
 
     Args:
         augment_preview: also write ``augment_preview.png`` at the start of a fit that augments.
+        samples: also write ``samples.png`` (25 training images with their class names) at the
+            start of a fit.
     """
 
-    def __init__(self, augment_preview: bool = True) -> None:
-        self.augment_preview = augment_preview
+    def __init__(self, augment_preview: bool = True, samples: bool = True) -> None:
+        self.augment_preview, self.samples = augment_preview, samples
         self._dir: Path | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
@@ -71,6 +73,9 @@ class RunReport(Callback):
             return
         self._write_info(trainer, pl_module)
         dm = trainer.datamodule
+        if self.samples and isinstance(dm, DrawsSamples):
+            with atomic_write(self._dir / "samples.png", "wb") as f:
+                f.write(dm.samples_png(25))
         png = dm.augment_preview_png(n=6, rows=min(6, pl_module.num_classes)) if self.augment_preview and isinstance(dm, DescribesSplits) else None
         if png is not None:
             with atomic_write(self._dir / "augment_preview.png", "wb") as f:

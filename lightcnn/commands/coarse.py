@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.data.cifar100 import COARSE, FINE, FINE_TO_COARSE
     from lightcnn.io import atomic_write
     from lightcnn.plugins import load_all
-    from lightcnn.report.coarse import fine_to_coarse_analysis
+    from lightcnn.report.coarse import differences_png, fine_to_coarse_analysis, notebook_differences, superclass_report
     from lightcnn.report.figures import bars_png
 
     load_all()
@@ -54,11 +54,19 @@ def main(argv: list[str]) -> int:
         w = csv.writer(f)
         w.writerow(["fine_class", "superclass", *fine_cols])
         w.writerows([FINE[c], COARSE[FINE_TO_COARSE[c]], *[f"{float(r[k][c]):.4f}" for k in fine_cols]] for c in order)
-    coarse_cols = [k for k in ("mapped_precision_coarse", "coarse_precision_coarse") if k in r]
+    mapping = torch.tensor(FINE_TO_COARSE)
+    reports = {"mapped": superclass_report(mapping[fine_true], mapping[fine_pred], 20)}
+    if coarse_pred is not None:
+        reports["coarse"] = superclass_report(mapping[fine_true], coarse_pred, 20)
+    cols = [f"{who}_{k}" for who in reports for k in ("precision", "recall", "f1")]
     with atomic_write(out / "coarse_per_superclass.csv", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["superclass", *[k.removesuffix("_coarse") for k in coarse_cols]])
-        w.writerows([COARSE[s], *[f"{float(r[k][s]):.4f}" for k in coarse_cols]] for s in range(20))
+        w.writerow(["superclass", *cols, "support"])
+        w.writerows([COARSE[s], *[f"{float(reports[c.split('_')[0]][c.split('_', 1)[1]][s]):.4f}" for c in cols],
+                     int(reports["mapped"]["support"][s])] for s in range(20))
+    diffs = notebook_differences(r, FINE_TO_COARSE)
+    with atomic_write(out / "coarse_differences.png", "wb") as f:
+        f.write(differences_png(diffs, FINE, FINE_TO_COARSE, COARSE))
     series = {"fine model, fine precision": [float(r["fine_precision"][c]) for c in order],
               "fine model mapped to superclasses": [float(r["mapped_precision"][c]) for c in order]}
     if coarse_pred is not None:
@@ -71,5 +79,7 @@ def main(argv: list[str]) -> int:
         json.dump(summary, f, indent=2)
     print(f"{a.split} ({len(fine_true)} images): fine accuracy {r['fine_acc']:.4f}; fine mapped to superclasses {r['mapped_acc']:.4f}"
           + (f"; coarse-trained model {r['coarse_acc']:.4f}" if coarse_pred is not None else ""))
-    print(f"wrote {out}/coarse_per_fine_class.csv, coarse_per_superclass.csv, coarse_precision.png, coarse_summary.json")
+    print(f"wrote {out}/coarse_per_fine_class.csv, coarse_per_superclass.csv (precision, recall, F1, support), "
+          f"coarse_precision.png, coarse_differences.png (the notebook's F_CF{', F_C, CF_C' if coarse_pred is not None else ''}), "
+          f"coarse_summary.json")
     return 0

@@ -20,18 +20,29 @@ def main(argv: list[str]) -> int:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--out", help="output folder (default: visualize/ in the checkpoint's run folder, else ./visualize)")
     p.add_argument("--max-channels", type=int, default=32, help="feature-map channels shown per layer (default 32)")
+    p.add_argument("--layer", help="the conv layer whose filters to draw: its name (backbone.layers.4) or its position among "
+                   "the conv layers (0 = the first, the default); an error lists them")
+    p.add_argument("--signed", action="store_true", help="draw the filters in a signed colour map (red +, blue -, one scale "
+                   "for the layer), as the notebooks' plot_conv_weights does, instead of each filter scaled to its own range")
+    p.add_argument("--input-channel", type=int, help="with --signed: only this input channel of each filter")
     a, overrides = p.parse_known_args(argv)
     from lightcnn.commands.common import config_of, datamodule_from_config
     from lightcnn.data.images import load_files
     from lightcnn.inference import check_compatible, load_task
     from lightcnn.io import atomic_write
-    from lightcnn.report.visualize import conv_layers, feature_map_png, feature_maps, filters_png, probabilities_png
+    from lightcnn.report.visualize import (
+        conv_layers, feature_map_png, feature_maps, filters_png, pick_conv, probabilities_png, signed_filters_png,
+    )
     from lightcnn.run import run_dir_of
     from lightcnn.plugins import load_all
 
     load_all()
     task = load_task(a.ckpt)
     convs = conv_layers(task.backbone)  # fail before reading any data
+    layer_name, layer = pick_conv(convs, a.layer)
+    if a.input_channel is not None and not a.signed:
+        raise LightCNNError("--input-channel selects what --signed draws; add --signed")
+    filters = signed_filters_png(layer, layer_name, a.input_channel) if a.signed else filters_png(layer, layer_name)
     label = None
     if a.index is not None:
         dm = datamodule_from_config(config_of(a.ckpt, a.config), overrides)
@@ -51,9 +62,9 @@ def main(argv: list[str]) -> int:
     run = run_dir_of(a.ckpt)
     out_dir = Path(a.out) if a.out else (run / "visualize" if run else Path("visualize"))
     (out_dir / "feature_maps").mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "filters.png"]
+    written = [out_dir / ("filters.png" if a.layer is None else f"filters_{layer_name.replace('.', '_')}.png")]
     with atomic_write(written[0], "wb") as f:
-        f.write(filters_png(convs[0][1], convs[0][0]))
+        f.write(filters)
     for i, (name, fmap) in enumerate(maps.items()):
         written.append(out_dir / "feature_maps" / f"{i:02d}_{name.replace('.', '_')}.png")
         with atomic_write(written[-1], "wb") as f:
@@ -67,6 +78,6 @@ def main(argv: list[str]) -> int:
         print(title.replace("\n", "; "))
     else:
         print("an embedding model has no class probabilities: filters and feature maps only")
-    print(f"wrote {len(written)} PNGs to {out_dir}: filters.png, feature_maps/ ({len(maps)} conv layers)"
+    print(f"wrote {len(written)} PNGs to {out_dir}: {written[0].name}, feature_maps/ ({len(maps)} conv layers)"
           + (", probabilities.png" if written[-1].name == "probabilities.png" else ""))
     return 0

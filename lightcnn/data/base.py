@@ -171,6 +171,14 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         """Images per loaded split (for the run report)."""
         return {k: len(v[1]) for k, v in self.splits.items() if k != "predict"}
 
+    def samples_png(self, n: int = 25) -> bytes:
+        """The first ``n`` training images with their class names, 5 per row."""
+        from lightcnn.report.preview import samples_png
+
+        self.setup("fit")
+        x, y = self.splits["train"]
+        return samples_png(x[:n], y[:n], self.class_names)
+
     def augment_preview_png(self, n: int = 6, rows: int = 6, seed: int = 0) -> bytes | None:
         """A grid of training images with ``n`` augmented versions each, or None without augmentation."""
         if self.augment is None:

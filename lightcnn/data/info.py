@@ -140,3 +140,11 @@ class DescribesSplits(Protocol):
     def split_sizes(self) -> dict[str, int]: ...
 
     def augment_preview_png(self, n: int = 6, rows: int = 6, seed: int = 0) -> bytes | None: ...
+
+
+@runtime_checkable
+class DrawsSamples(Protocol):
+    """Optional, for the run report: a DataModule that can draw a sample of its training images
+    with their class names (``InMemoryDataModule`` does)."""
+
+    def samples_png(self, n: int = 25) -> bytes: ...

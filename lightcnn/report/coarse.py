@@ -17,7 +17,7 @@ per fine class for all three models.
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.classification import multiclass_precision
+from torchmetrics.functional.classification import multiclass_f1_score, multiclass_precision, multiclass_recall
 
 
 def per_predicted_class_mean(pred: torch.Tensor, hit: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -71,3 +71,59 @@ def fine_to_coarse_analysis(
             "coarse_acc": float((coarse_pred == coarse_true).float().mean()),
         }
     return out
+
+
+def superclass_report(true: torch.Tensor, pred: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+    """Per class ``precision``, ``recall``, ``f1`` and ``support`` (scikit-learn's
+    ``classification_report``, as the notebook prints it per superclass), each ``(num_classes,)``."""
+    return {
+        "precision": multiclass_precision(pred, true, num_classes, average="none"),
+        "recall": multiclass_recall(pred, true, num_classes, average="none"),
+        "f1": multiclass_f1_score(pred, true, num_classes, average="none"),
+        "support": torch.bincount(true, minlength=num_classes),
+    }
+
+
+def notebook_differences(r: dict[str, torch.Tensor | float], fine_to_coarse: list[int]) -> dict[str, torch.Tensor]:
+    """Notebook 000's per-fine-class precision differences: ``F_CF`` = fine precision minus the
+    superclass precision of the fine model's predictions mapped to superclasses; with a coarse
+    model also ``F_C`` = fine minus the coarse model's superclass precision and ``CF_C`` = mapped
+    minus coarse (superclass figures taken at each fine class's superclass)."""
+    mapping = torch.tensor(fine_to_coarse)
+    mapped = r["mapped_precision_coarse"][mapping]
+    out = {"F_CF": r["fine_precision"] - mapped}
+    if "coarse_precision_coarse" in r:
+        coarse = r["coarse_precision_coarse"][mapping]
+        out |= {"F_C": r["fine_precision"] - coarse, "CF_C": mapped - coarse}
+    return out
+
+
+def differences_png(diffs: dict[str, torch.Tensor], fine_names: list[str], fine_to_coarse: list[int], coarse_names: list[str]) -> bytes:
+    """One horizontal bar panel per difference, fine classes grouped by superclass and sorted
+    within it (the notebook's ``sort_values(['c_label', 'F_CF']).plot.barh``), bars coloured by
+    superclass, each superclass named once."""
+    from lightcnn.report.figures import pyplot, to_png
+
+    plt = pyplot()
+    n = len(fine_names)
+    fig, axes = plt.subplots(1, len(diffs), figsize=(4.2 * len(diffs) + 2.5, 0.16 * n + 1.5), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, (name, values) in zip(axes[0], diffs.items()):
+        order = sorted(range(n), key=lambda c: (coarse_names[fine_to_coarse[c]], float(values[c])))
+        ax.barh(range(n), [float(values[c]) for c in order], color=[cmap(fine_to_coarse[c] % 20) for c in order])
+        ax.set_yticks(range(n), [fine_names[c] for c in order], fontsize=5)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.set_title(name, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        if ax is axes[0][0]:
+            seen: set[int] = set()
+            for y, c in enumerate(order):
+                s = fine_to_coarse[c]
+                if s not in seen:
+                    seen.add(s)
+                    ax.annotate(coarse_names[s], (0, y), xycoords=("axes fraction", "data"), xytext=(-60, 0),
+                                textcoords="offset points", fontsize=5, ha="right", va="center", color=cmap(s % 20))
+    fig.suptitle("precision differences per fine class, grouped by superclass", fontsize=10)
+    fig.tight_layout()
+    return to_png(fig)

@@ -145,10 +145,11 @@ def curve_panels(histories: list[History], infos: list[dict[str, Any]]) -> list[
     panels: list[tuple[str, str, str | None]] = []
     for info in infos:
         for title, keys in spec_of(info).curves:
-            val = next((k for k in keys if k.startswith("val/")), None)
+            vals = [k for k in keys if k.startswith("val/")]
             train = next((k for k in keys if k.startswith("train/")), None)
-            if everywhere(val) and all(p[1] != val for p in panels):
-                panels.append((title, val, train if everywhere(train) else None))
+            for val in vals:  # one panel per validation key: the runs overlaid, one colour each
+                if everywhere(val) and all(p[1] != val for p in panels):
+                    panels.append((title if len(vals) == 1 else val.split("/", 1)[1], val, train if everywhere(train) else None))
     return panels
 
 

@@ -1,4 +1,5 @@
-"""The augmentation preview: a PNG grid of training images and N augmented versions of each."""
+"""The data pictures of a run: a sample of training images with their class names, and the
+augmentation preview (training images and N augmented versions of each)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,11 @@ def preview_png(x_all: torch.Tensor, y_all: torch.Tensor, class_names: list[str]
     fig.suptitle(repr(pipeline), fontsize=7, wrap=True)
     fig.tight_layout()
     return to_png(fig, dpi=90)
+
+
+def samples_png(x: torch.Tensor, y: torch.Tensor, class_names: list[str], cols: int = 5) -> bytes:
+    """Images ``x`` uint8 ``(N, C, H, W)`` with their class names underneath, ``cols`` per row
+    (the notebooks' first look at the data: 25 training images, 5 x 5)."""
+    from lightcnn.report.figures import image_grid_png
+
+    return image_grid_png(x.float() / 255, [class_names[int(c)] for c in y], cols=cols, suptitle="training images")

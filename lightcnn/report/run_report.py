@@ -132,6 +132,9 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         _training_section(doc, run, history, info, verdict)
     for section in spec_of(info).sections:
         section(doc, run, history)
+    if (run / "samples.png").is_file():
+        doc.heading("Data sample")
+        doc.image(run / "samples.png", "training images with their class names")
     if (run / "augment_preview.png").is_file():
         doc.heading("Augmentation preview")
         doc.para("First column: the evaluation view; the others: augmented training views, as the model saw them.")

@@ -71,6 +71,62 @@ def filters_png(conv: nn.Conv2d, name: str, max_filters: int = 64) -> bytes:
     return to_png(fig)
 
 
+def signed_filters_png(conv: nn.Conv2d, name: str, input_channel: int | None = None, max_filters: int = 64) -> bytes:
+    """The kernels of ``conv`` in a signed colour map: red positive, blue negative, white zero, on
+    one scale symmetric about zero for the whole layer (as the notebooks' ``plot_conv_weights``
+    with ``cmap="seismic"``); one tile per filter for ``input_channel``, or per filter and input
+    channel when it is None.
+
+    Raises:
+        LightCNNError: ``input_channel`` outside the layer's input channels.
+    """
+    import numpy as np
+
+    w = conv.weight.detach().float().cpu()[:max_filters]
+    n, cin, kh, kw = w.shape
+    if input_channel is not None and not 0 <= input_channel < cin:
+        raise LightCNNError(f"--input-channel {input_channel}: {name} has input channels 0..{cin - 1}")
+    chans = [input_channel] if input_channel is not None else list(range(min(cin, 8)))
+    limit = float(w.abs().max()) or 1.0
+    per_row = max(1, min(8, 24 // len(chans)))
+    rows = math.ceil(n / per_row)
+    gap, block_gap = 1, 3
+    block_w = len(chans) * (kw + gap) - gap
+    mosaic = np.full((rows * (kh + block_gap), per_row * (block_w + block_gap)), np.nan, dtype=np.float32)
+    for f in range(n):
+        r, c0 = divmod(f, per_row)
+        top, left = r * (kh + block_gap), c0 * (block_w + block_gap)
+        for t, c in enumerate(chans):
+            mosaic[top : top + kh, left + t * (kw + gap) : left + t * (kw + gap) + kw] = w[f, c].numpy()
+    plt = pyplot()
+    fig = plt.figure(figsize=(0.7 * per_row * len(chans) + 1.3, 0.75 * rows + 0.8))
+    ax = fig.add_axes((0.02, 0.02, 0.84, 0.86))
+    cmap = plt.get_cmap("seismic").copy()
+    cmap.set_bad("white")
+    image = ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_axis_off()
+    fig.colorbar(image, cax=fig.add_axes((0.88, 0.1, 0.03, 0.7)))
+    shown = f"input channel {input_channel}" if input_channel is not None else f"input channels 0-{len(chans) - 1} side by side"
+    fig.suptitle(f"{name}: {n} of {conv.out_channels} filters, {kh}x{kw}, {shown} (red +, blue -)", fontsize=9)
+    return to_png(fig)
+
+
+def pick_conv(convs: list[tuple[str, nn.Conv2d]], layer: str | None) -> tuple[str, nn.Conv2d]:
+    """The conv layer named ``layer`` (its module name, or its 0-based position among the convs);
+    the first when None.
+
+    Raises:
+        LightCNNError: no such layer (the valid names and positions are listed).
+    """
+    if layer is None:
+        return convs[0]
+    for i, (name, conv) in enumerate(convs):
+        if layer in (name, str(i)):
+            return name, conv
+    listed = ", ".join(f"{i}={name}" for i, (name, _) in enumerate(convs))
+    raise LightCNNError(f"--layer {layer}: no such conv layer; valid (position=name): {listed}")
+
+
 @torch.no_grad()
 def feature_maps(model: nn.Module, forward: nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Run ``forward(x)`` for one image ``(1, C, H, W)``; return each conv layer of ``model``'s

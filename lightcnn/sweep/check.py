@@ -8,6 +8,7 @@ import argparse
 import importlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lightcnn.cli import LightCNNCLI
@@ -51,7 +52,7 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
     """
     trials = _trial_overrides(spec)
     seeded = any(p.seed is not None for p in spec.plans)
-    for label, overrides in [("overrides", spec.overrides), *((f"variant '{p.label}'", p.overrides) for p in spec.plans), *trials]:
+    for label, overrides in [("overrides", spec.overrides), *((f"variant '{p.label}'", p.overrides) for p in spec.plans), *((t[0], t[1]) for t in trials)]:
         for key in overrides:
             root = key.split(".")[0] if key.split(".")[0] in ("name", "config") else key
             if root in RESERVED:
@@ -60,11 +61,12 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             raise LightCNNError(f"{spec.where(label)}: seed_everything is set by repeats (seed, seed+1, ...); drop one of them")
     parser = _parser(spec)
     config = None
+    tasks: dict[str, type] = {}  # each trial's task class: the sweep's metric must be one they all log
     # the command line alone, then with the file's common overrides, then every trial: each
     # mistake is blamed on where it is
-    given = [("command line", {}, extra), ("overrides", spec.overrides, extra)] if extra else [("overrides", spec.overrides, [])]
-    for label, overrides, command_line in [*given, *((label, spec.overrides | o, extra) for label, o in trials)]:
-        args = ["--config", str(spec.base), *to_args(overrides), *command_line]
+    given = [("command line", {}, extra, None), ("overrides", spec.overrides, extra, None)] if extra else [("overrides", spec.overrides, [], None)]
+    for label, overrides, command_line, base in [*given, *((label, spec.overrides | o, extra, b) for label, o, b in trials)]:
+        args = ["--config", str(base or spec.base), *to_args(overrides), *command_line]
         if seeded:
             args += ["--seed_everything", str(spec.plans[0].seed)]
         try:
@@ -81,11 +83,14 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             text = str(cause) if cause is not None else explain(str(err))
             raise LightCNNError(f"{_where(spec, label)}: {_line(text)}") from err
         config = config or parsed
+        tasks[label] = _task_class(parsed)
     task = _task_class(config)
     metric = spec.metric or (task.monitor.replace("val/", "test/", 1) if spec.test else task.monitor)
-    known = known_metrics(task)
-    if metric not in known:
-        raise LightCNNError(f"{spec.path}: metric {metric} is not logged by {task.__name__}; it logs {', '.join(sorted(known))}")
+    for label, other in tasks.items():
+        known = known_metrics(other)
+        if metric not in known:
+            where = spec.path if other is task else spec.where(label)
+            raise LightCNNError(f"{where}: metric {metric} is not logged by {other.__name__}; it logs {', '.join(sorted(known))}")
     return Checked(task, metric, spec.direction or direction_of(metric, task))
 
 
@@ -98,13 +103,13 @@ def _line(text: str) -> str:
     return "; ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
-def _trial_overrides(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
+def _trial_overrides(spec: SweepSpec) -> list[tuple[str, dict[str, Any], Path | None]]:
     """``(label, overrides)`` to check: every variant, or each search choice and bound."""
     if spec.search is None:
-        return [(f"variant '{p.label}'", p.overrides) for p in spec.plans]
+        return [(f"variant '{p.label}'", p.overrides, p.base) for p in spec.plans]
     out = []
     for param in spec.search.params:
-        out += [(f"search.space.{param.key}", {param.key: v}) for v in param.examples()]
+        out += [(f"search.space.{param.key}", {param.key: v}, None) for v in param.examples()]
     return out
 
 

@@ -187,7 +187,7 @@ class Worker:
                    for t in self.trials()):
                 self._finish(trial_id, "FAIL", {IGNORED: "duplicate: another worker took this trial"})
                 continue
-            self._run(trial_id, number, plan.key, plan.overrides | ({"seed_everything": plan.seed} if plan.seed is not None else {}))
+            self._run(trial_id, number, plan.key, plan.overrides | ({"seed_everything": plan.seed} if plan.seed is not None else {}), base=plan.base)
 
     def _claim(self, plan: TrialPlan) -> tuple[int, int]:
         template = self.optuna.trial.create_trial(
@@ -231,7 +231,7 @@ class Worker:
                 trial.set_user_attr(k, v)
             self._run(trial_id, trial.number, key, overrides, trial)
 
-    def _run(self, trial_id: int, number: int, key: str, overrides: dict[str, Any], trial: Any = None) -> Outcome:
+    def _run(self, trial_id: int, number: int, key: str, overrides: dict[str, Any], trial: Any = None, base: Path | None = None) -> Outcome:
         folder = self.spec.folder / key
         if folder.exists():  # an earlier, failed or interrupted attempt: kept aside, not deleted
             aside = self.spec.folder / ATTEMPTS / f"{key.replace('/', '-')}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
@@ -242,9 +242,10 @@ class Worker:
         prune_on = None
         if trial is not None:
             prune_on = metric if metric.startswith("val/") else "val/" + metric.split("/", 1)[1]
-        job = TrialJob(str(self.spec.base), [*to_args(self.spec.overrides | overrides), *self.extra], str(folder),
+        job = TrialJob(str(base or self.spec.base), [*to_args(self.spec.overrides | overrides), *self.extra], str(folder),
                        self.spec.test, metric, prune_on)
-        self.say(f"lightcnn sweep {self.spec.name}: trial {number} {key}: {' '.join(to_args(overrides)) or '(base config)'}")
+        shown = ([f"(base {base})"] if base else []) + to_args(overrides)
+        self.say(f"lightcnn sweep {self.spec.name}: trial {number} {key}: {' '.join(shown) or '(base config)'}")
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(trial_id, stop), daemon=True)
         beat.start()

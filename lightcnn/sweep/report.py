@@ -120,8 +120,48 @@ def write_sweep_report(spec: SweepSpec, study: Any, rows: list[Row] | None = Non
     if done:
         best = (max if maximize else min)(done, key=lambda r: r.value)
         doc.para(f"best: {best.key} ({metric} {best.value:.4f}).")
+    if spec.reference is not None:
+        _reference_section(doc, spec, rows)
     _figures(doc, spec, study, rows, done, metric)
     return doc.write(folder, "sweep")
+
+
+def _metric_of(row: Row, metric: str) -> float | None:
+    h = row.history
+    if h is None:
+        return None
+    if metric.startswith("test/"):
+        return h.test.get(metric)
+    return score(h, row.info, metric) if metric.startswith("val/") else h.last(metric)
+
+
+def reference_rows(spec: SweepSpec, rows: list[Row]) -> list[list[Any]]:
+    """``[variant, source's figure or None, lightcnn's (mean over seeds) or None, difference or None]``
+    for every variant the reference names, in the sweep's order."""
+    ref = spec.reference
+    assert ref is not None
+    ours: dict[str, list[float]] = {}
+    for r in rows:
+        value = _metric_of(r, ref.metric)
+        if value is not None:
+            ours.setdefault(r.label, []).append(value)
+    out = []
+    for label in dict.fromkeys(p.label for p in spec.plans):
+        if label not in ref.values:
+            continue
+        theirs, mine = ref.values[label], statistics.fmean(ours[label]) if label in ours else None
+        out.append([label, theirs, mine, None if theirs is None or mine is None else mine - theirs])
+    return out
+
+
+def _reference_section(doc: Document, spec: SweepSpec, rows: list[Row]) -> None:
+    ref = spec.reference
+    doc.heading(f"Beside {ref.source}")
+    doc.para(f"{ref.metric}: the source's figure and this sweep's (mean over seeds); "
+             f"'not printed' where the source shows none.{' ' + ref.note if ref.note else ''}")
+    table = [[label, "not printed" if theirs is None else theirs, "-" if mine is None else mine, "-" if diff is None else f"{diff:+.4f}"]
+             for label, theirs, mine, diff in reference_rows(spec, rows)]
+    doc.table(["variant", f"source {ref.metric}", f"lightcnn {ref.metric}", "difference"], table)
 
 
 def _shown(value: Any) -> str:

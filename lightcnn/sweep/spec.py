@@ -1,7 +1,8 @@
 """Sweep files: a base config plus ``variants``, a ``grid`` or a ``search``, read and checked whole
 before anything runs.
 
-    base: ../mnist_fast.yaml            # a lightcnn config, relative to this file
+    base: ../mnist_fast.yaml            # a lightcnn config, relative to this file (a variant
+                                        # may name its own: {base: ../mnist_best.yaml, ...})
     overrides: {trainer.max_epochs: 1}  # for every trial (the CLI's dotted keys)
     grid:                               # or variants: {name: {key: value}} or search: {...}
       model.backbone: [mnist_cnn, convnet]
@@ -27,7 +28,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.sweep.names import KEY, NAME, value_name
 from lightcnn.sweep.space import Param, parse_param, pruner_of, sampler_of
 
-TOP_KEYS = ("name", "base", "overrides", "variants", "grid", "search", "repeats", "seed", "metric", "direction", "test", "root")
+TOP_KEYS = ("name", "base", "overrides", "variants", "grid", "search", "repeats", "seed", "metric", "direction", "test", "root", "reference")
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,29 @@ class TrialPlan:
     overrides: dict[str, Any]
     seed: int | None
     params: dict[str, Any]  # what Optuna records: the variant (or each grid axis's value name) and the seed
+    base: Path | None = None  # a variant's own base config (``base:`` in the variant), else the sweep's
 
     @property
     def key(self) -> str:
         """The trial's identity in the study and its folder under the sweep folder."""
         return self.label if self.seed is None else f"{self.label}/seed_{self.seed}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Figures a notebook (or a paper) printed, shown beside the trials' in the sweep report.
+
+        reference:
+          source: "notebook 001 (Keras): CIFAR-10 base net, 20 epochs"
+          metric: test/acc                  # the lightcnn metric the figures compare with
+          values: {base: 0.6867, augmented: null}   # per variant; null: the source printed none
+          note: "validated on the test set"         # optional
+    """
+
+    source: str
+    metric: str
+    values: dict[str, float | None]
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,7 @@ class SweepSpec:
     test: bool = True
     root: Path = Path("runs")
     axes: tuple[str, ...] = field(default=())  # the keys the variants change, for the report
+    reference: Reference | None = None
 
     @property
     def folder(self) -> Path:
@@ -93,6 +113,8 @@ class _Loader(yaml.SafeLoader):
 def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
+            continue
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice", key_node.start_mark)
@@ -160,13 +182,36 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     if mode == "search":
         if "repeats" in raw:
             raise LightCNNError(f"{path}: repeats applies to variants and grids; a search tries each point once (seed it with seed_everything in overrides)")
+        if "reference" in raw:
+            raise LightCNNError(f"{path}: reference compares named variants; a search has none (use variants or a grid)")
         return SweepSpec(search=_search(raw["search"], path), **common)
     plans, axes = _variants(raw["variants"], path) if mode == "variants" else _grid(raw["grid"], path)
+    common["reference"] = _reference(raw["reference"], path, [p.label for p in plans]) if "reference" in raw else None
     seeds = [None] if repeats == 1 and "repeats" not in raw else [seed + k for k in range(repeats)]
     with_seeds = tuple(
-        TrialPlan(p.label, p.overrides, s, p.params | ({} if s is None else {"seed": s})) for p in plans for s in seeds
+        TrialPlan(p.label, p.overrides, s, p.params | ({} if s is None else {"seed": s}), p.base) for p in plans for s in seeds
     )
     return SweepSpec(plans=with_seeds, axes=axes, **common)
+
+
+def _reference(raw: Any, path: Path, labels: list[str]) -> Reference:
+    where = f"{path}: reference"
+    if not isinstance(raw, dict) or not {"source", "metric", "values"} <= set(raw):
+        raise LightCNNError(f"{where}: give source (text), metric (e.g. test/acc) and values ({{variant: number or null}})")
+    unknown = sorted(set(map(str, raw)) - {"source", "metric", "values", "note"})
+    if unknown:
+        raise LightCNNError(f"{where}: unknown key '{unknown[0]}'; a reference takes source, metric, values, note")
+    metric, values = raw["metric"], raw["values"]
+    if not isinstance(metric, str) or not re.fullmatch(r"(train|val|test)/\S+", metric):
+        raise LightCNNError(f"{where}.metric {metric!r}: give a logged metric such as test/acc or test/map_at_r")
+    if not isinstance(values, dict) or not values:
+        raise LightCNNError(f"{where}.values: give {{variant: number or null}}, e.g. {{base: 0.6867}}")
+    for label, value in values.items():
+        if label not in labels:
+            raise LightCNNError(f"{where}.values: no variant '{label}'; the variants are {', '.join(labels)}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise LightCNNError(f"{where}.values.{label}: {value!r}: give a number, or null where the source printed none")
+    return Reference(str(raw["source"]), metric, {str(k): None if v is None else float(v) for k, v in values.items()}, str(raw.get("note") or ""))
 
 
 def _int(value: Any, where: str, minimum: int) -> int:
@@ -191,9 +236,22 @@ def _variants(raw: Any, path: Path) -> tuple[list[TrialPlan], tuple[str, ...]]:
     for name, overrides in raw.items():
         if not isinstance(name, str) or not NAME.fullmatch(name):
             raise LightCNNError(f"{path}: variant {name!r}: name it with letters, digits and _ . = + - (it names a folder)")
-        plans.append(TrialPlan(name, _overrides(overrides or {}, f"{path}: variant '{name}'"), None, {"variant": name}))
+        overrides = dict(overrides or {}) if isinstance(overrides, dict) else overrides
+        own_base = _variant_base(overrides.pop("base"), path, name) if isinstance(overrides, dict) and "base" in overrides else None
+        plans.append(TrialPlan(name, _overrides(overrides or {}, f"{path}: variant '{name}'"), None, {"variant": name}, own_base))
     axes = tuple(dict.fromkeys(k for p in plans for k in p.overrides))
     return plans, axes
+
+
+def _variant_base(raw: Any, path: Path, name: str) -> Path:
+    """A variant's ``base:``: another run config (relative to the sweep file) it starts from,
+    e.g. a shipped recipe beside a notebook's nets."""
+    if not isinstance(raw, str):
+        raise LightCNNError(f"{path}: variant '{name}': base must name a lightcnn config file, e.g. base: ../mnist_best.yaml")
+    base = Path(raw) if Path(raw).is_absolute() else path.parent / raw
+    if not base.is_file():
+        raise LightCNNError(f"{path}: variant '{name}': base {raw}: no such config file (looked for {base})")
+    return base
 
 
 def _grid(raw: Any, path: Path) -> tuple[list[TrialPlan], tuple[str, ...]]:

@@ -34,6 +34,10 @@ class ClassificationTask(BaseTask):
             many pixels up-left and down-right (reflect padding) and average: half the weight on
             the image, a quarter on each shift (airbench94's multi-crop; with ``tta_flip`` each
             view is also mirrored). 0 = off.
+        micro: also log micro-averaged precision, recall and F1 (``{stage}/micro_precision``,
+            ``micro_recall``, ``micro_f1``; the notebooks' pooled one-vs-rest counts).
+        f_beta: also log the F-beta score with this beta (``{stage}/fbeta``, macro, and per
+            class; ``micro_fbeta`` with ``micro``). ``null``: F1 only.
         **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
 
     Logs ``train/loss_step``, ``train/loss_epoch``, ``train/acc``;
@@ -47,7 +51,10 @@ class ClassificationTask(BaseTask):
 
     monitor, monitor_mode = "val/acc", "max"
     report_spec = ReportSpec(
-        curves=(("loss", ("train/loss_epoch", "val/loss")), ("accuracy", ("train/acc", "val/acc"))),
+        curves=(("loss", ("train/loss_epoch", "val/loss")), ("accuracy", ("train/acc", "val/acc")),
+                ("macro precision / recall / F1", ("val/precision", "val/recall", "val/f1")),
+                ("micro precision / recall / F1", ("val/micro_precision", "val/micro_recall", "val/micro_f1")),
+                ("F-beta", ("val/fbeta", "val/micro_fbeta"))),
         overfit=("val/loss", "min"),
         gap=("train/acc", "val/acc"),
         epoch_table=("train/loss_epoch", "val/loss", "train/acc", "val/acc", "time/epoch_s"),
@@ -56,8 +63,13 @@ class ClassificationTask(BaseTask):
         metrics=("val/precision", "val/recall", "val/f1", "test/precision", "test/recall"),
     )
 
-    def __init__(self, label_smoothing: float = 0.0, tta_flip: bool = False, tta_translate: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, label_smoothing: float = 0.0, tta_flip: bool = False, tta_translate: int = 0,
+        micro: bool = False, f_beta: float | None = None, **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        if f_beta is not None and not f_beta > 0:
+            raise LightCNNError(f"model.f_beta must be > 0 (2 weighs recall higher, 0.5 precision), or null; got {f_beta}")
         self.tta_flip, self.tta_translate = tta_flip, tta_translate
         if not 0.0 <= label_smoothing < 1.0:
             raise LightCNNError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
@@ -67,8 +79,8 @@ class ClassificationTask(BaseTask):
         self.head = nn.Linear(self.backbone.num_features, self.num_classes)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.train_acc = MulticlassAccuracy(self.num_classes, average="micro")
-        self.val_metrics = classification_metrics(self.num_classes)
-        self.test_metrics = classification_metrics(self.num_classes)
+        self.val_metrics = classification_metrics(self.num_classes, micro, f_beta)
+        self.test_metrics = classification_metrics(self.num_classes, micro, f_beta)
         self._misclassified: dict[str, list[Misclassified]] = {}  # this epoch's, for outputs[stage]
         self.max_misclassified = 24
 

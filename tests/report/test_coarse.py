@@ -66,10 +66,35 @@ def test_coarse_command_on_tiny_cifar100(tmp_path, capsys):
     assert len(rows) == 100 and set(rows[0]) == {"fine_class", "superclass", "fine_precision", "mapped_precision",
                                                  "coarse_precision", "fine_recall", "mapped_recall", "coarse_recall"}
     assert all(float(r["mapped_precision"]) >= float(r["fine_precision"]) for r in rows)
-    assert len(list(csv.DictReader(open(out / "coarse_per_superclass.csv")))) == 20
+    superclasses = list(csv.DictReader(open(out / "coarse_per_superclass.csv")))
+    assert len(superclasses) == 20 and set(superclasses[0]) == {
+        "superclass", "mapped_precision", "mapped_recall", "mapped_f1", "coarse_precision", "coarse_recall", "coarse_f1", "support"}
+    assert sum(int(r["support"]) for r in superclasses) == 100
+    assert (out / "coarse_differences.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((out / "coarse_summary.json").read_text())
     assert summary["images"] == 100 and summary["mapped_acc"] >= summary["fine_acc"] and "coarse_acc" in summary
     assert (out / "coarse_precision.png").read_bytes()[:4] == b"\x89PNG"
     # A coarse checkpoint given as the fine one is refused, naming it.
     assert main(["coarse", "--fine-ckpt", str(ckpts["coarse"]), *common]) == 2
     assert f"{ckpts['coarse']} is a 20-class ClassificationTask; expected a 100-class classifier" in capsys.readouterr().err
+
+
+def test_superclass_report_and_the_notebook_differences_by_hand():
+    from lightcnn.report.coarse import notebook_differences, superclass_report
+
+    # 4 fine classes in 2 superclasses (MAP = [0, 0, 1, 1]).
+    true = torch.tensor([0, 0, 1, 1])
+    pred = torch.tensor([0, 1, 1, 0])
+    rep = superclass_report(true, pred, 2)
+    assert rep["precision"].tolist() == [0.5, 0.5] and rep["recall"].tolist() == [0.5, 0.5]
+    assert rep["f1"].tolist() == [0.5, 0.5] and rep["support"].tolist() == [2, 2]
+    fine_true, fine_pred = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 1, 2, 0])  # mapped: 0 0 1 0
+    coarse_pred = torch.tensor([0, 1, 0, 1])
+    r = fine_to_coarse_analysis(fine_true, fine_pred, MAP, coarse_pred)
+    d = notebook_differences(r, MAP)
+    # fine precision: class 0 predicted once (wrong) 0, class 1 twice (one right) 0.5, class 2 once right 1, class 3 never 0.
+    # mapped superclass precision: superclass 0 predicted 3 times (2 right) 2/3, superclass 1 once (right) 1.
+    # coarse model: superclass 0 predicted for images 0 and 2 (one right) 0.5, superclass 1 for 1 and 3 (one right) 0.5.
+    assert torch.allclose(d["F_CF"], torch.tensor([0 - 2 / 3, 0.5 - 2 / 3, 1 - 1.0, 0 - 1.0]))
+    assert torch.allclose(d["F_C"], torch.tensor([-0.5, 0.0, 0.5, -0.5]))
+    assert torch.allclose(d["CF_C"], torch.tensor([2 / 3 - 0.5, 2 / 3 - 0.5, 0.5, 0.5]))
