@@ -103,3 +103,30 @@ def test_rmsprop_is_keras_s():
     opt = task.configure_optimizers()
     assert isinstance(opt, torch.optim.RMSprop)
     assert (opt.defaults["alpha"], opt.defaults["eps"], opt.defaults["momentum"], opt.defaults["lr"]) == (0.9, 1e-7, 0, 0.001)
+
+
+def test_summary_command_prints_the_keras_table(capsys):
+    from lightcnn.entry import main
+    from tests.conftest import REPO
+
+    assert main(["summary", "--config", str(REPO / "configs" / "labs" / "001_cifar10_base.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert 'Model: "ClassificationTask(cifar10_base)"  input (None, 3, 32, 32)' in out
+    assert "backbone.layers.6 (Conv2d)" in out and "(None, 64, 4, 4)" in out
+    assert "Total params: 122,570\nTrainable params: 122,570\nNon-trainable params: 0" in out
+    assert main(["summary", "--config", str(REPO / "configs" / "labs" / "001_cifar10_base.yaml"),
+                 "--model.backbone_args", "{batchnorm: [5]}"]) == 2
+    assert "batchnorm=[5] names conv layer 5, but the net has 3 conv layers" in capsys.readouterr().err
+
+
+def test_visualize_picks_a_layer_and_draws_signed_filters():
+    from lightcnn.report.visualize import conv_layers, pick_conv, signed_filters_png
+
+    net = ConvNet(channels=[4, 6], pool_after=[0], dense=[])
+    convs = conv_layers(net)
+    assert pick_conv(convs, None)[0] == "layers.0" and pick_conv(convs, "1")[0] == "layers.3" and pick_conv(convs, "layers.3")[1] is net.layers[3]
+    with pytest.raises(LightCNNError, match=r"--layer 7: no such conv layer; valid \(position=name\): 0=layers.0, 1=layers.3"):
+        pick_conv(convs, "7")
+    assert signed_filters_png(net.layers[3], "layers.3", input_channel=2)[:4] == b"\x89PNG"
+    with pytest.raises(LightCNNError, match=r"--input-channel 4: layers.3 has input channels 0..3"):
+        signed_filters_png(net.layers[3], "layers.3", input_channel=4)
