@@ -13,7 +13,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     "augmentations": {
         "brightness": _AUG + "color", "contrast": _AUG + "color", "cutout": _AUG + "cutout", "grayscale": _AUG + "color",
         "hflip": _AUG + "flip", "hue": _AUG + "color", "random_crop": _AUG + "geometric", "rotation": _AUG + "geometric",
-        "saturation": _AUG + "color", "translate": _AUG + "geometric", "vflip": _AUG + "flip",
+        "saturation": _AUG + "color", "scale": _AUG + "geometric", "translate": _AUG + "geometric", "vflip": _AUG + "flip",
     },
     "backbones": {
         "cifar100_cnn": _MODELS + "convnet", "cifar10_base": _MODELS + "convnet", "convnet": _MODELS + "convnet",

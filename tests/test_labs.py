@@ -5,6 +5,7 @@ report carrying the notebook's figures beside lightcnn's."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,5 +83,9 @@ def test_lab_sweep_runs_end_to_end_with_tiny_limits(sweep, tiny_data, tmp_path, 
     for variant in variants:
         assert (tmp_path / "runs" / name / variant / "report.md").is_file(), variant
     assert report.count("| done |") == len(variants)
+    reference = yaml.safe_load((LABS / sweep).read_text())["reference"]
+    for variant, figure in reference["values"].items():  # the source's figure, then lightcnn's test/acc beside it
+        shown = "not printed" if figure is None else f"{figure:.4f}"
+        assert re.search(rf"\| {variant} \| {shown} \| \d\.\d{{4}} \| ", report), (variant, report)
     if sweep == "003.yaml":
         assert "Validated on the test split" in (tmp_path / "runs" / name / "mnist_sgd" / "report.md").read_text()

@@ -93,3 +93,21 @@ def test_retrieval_groups_and_perfect_clusters():
     assert groups["all"]["map_at_r"] == pytest.approx(1.0) and groups["all"]["nmi"] == pytest.approx(1.0)
     assert groups["heldout"]["p_at_1"] == pytest.approx(1.0)
     assert set(retrieval_by_group(emb, labels, heldout=[])) == {"all"}
+
+
+def test_micro_and_f_beta_options_by_hand():
+    from lightcnn.metrics import classification_metrics
+
+    # 3 classes; predictions: class 0 right twice, class 1 predicted for a class-2 image, class 2 right once.
+    target = torch.tensor([0, 0, 2, 2])
+    pred = torch.tensor([0, 0, 1, 2])
+    m = classification_metrics(3, micro=True, f_beta=2.0)
+    m.update(torch.nn.functional.one_hot(pred, 3).float(), target)
+    r = m.compute()
+    for k in ("micro_precision", "micro_recall", "micro_f1", "micro_fbeta"):
+        assert r[k] == pytest.approx(0.75)  # pooled counts: 3 TP, 1 FP, 1 FN -> accuracy
+    # per class F2 = 5PR / (4P + R): class 0 P=R=1 -> 1; class 1 P=0 -> 0; class 2 P=1, R=0.5 -> 2.5/4.5
+    assert r["fbeta_per_class"].tolist() == pytest.approx([1.0, 0.0, 2.5 / 4.5])
+    assert r["fbeta"] == pytest.approx((1.0 + 0.0 + 2.5 / 4.5) / 3)
+    plain = classification_metrics(3)
+    assert "micro_f1" not in plain and "fbeta" not in plain

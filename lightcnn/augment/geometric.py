@@ -1,4 +1,4 @@
-"""Rotation, translation (shift) and random crop with padding, per sample, batched."""
+"""Rotation, translation (shift), scale (zoom) and random crop with padding, per sample, batched."""
 
 from __future__ import annotations
 
@@ -127,6 +127,24 @@ class Translate(AffineAugment):
         ty = uniform(n, -self.fraction, self.fraction, g, device)
         one, zero = torch.ones_like(tx), torch.zeros_like(tx)
         return _matrix(one, zero, tx, ty)
+
+
+@register("scale")
+class Scale(AffineAugment):
+    """Zoom by a factor drawn from U(1 - fraction, 1 + fraction) (above 1 enlarges), about the
+    centre, the same in both directions (Keras's ``RandomZoom`` with equal height and width
+    factors); the uncovered border is filled as ``rotation``'s."""
+
+    def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
+        super().__init__(p)
+        self.check("fraction", fraction, 0.0, 0.9)
+        self.set_fill(fill, fill_mode)
+        self.fraction = fraction
+
+    def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
+        inv = 1.0 / uniform(n, 1 - self.fraction, 1 + self.fraction, g, device)  # output -> input coordinates
+        zero = torch.zeros_like(inv)
+        return _matrix(inv, zero, zero, zero)
 
 
 @register("random_crop")

@@ -26,6 +26,9 @@ def main(argv: list[str]) -> int:
                    "file; default: runs/<sweep>/study.journal")
     p.add_argument("--name", default=None, help="the sweep's name (default: the file's name: key, else its stem)")
     p.add_argument("--report", action="store_true", help="only rebuild the sweep report from the study")
+    p.add_argument("--only", default=None, metavar="VARIANT,...",
+                   help="run these variants only (comma-separated names; a grid's trial names); the others stay as they "
+                   "are, and the report shows every trial run so far")
     a, extra = p.parse_known_args(argv)
     bad = next((x for x in extra if x.startswith("-") and not x.startswith("--")), None)
     if bad is not None or (extra and not extra[0].startswith("--")):
@@ -44,10 +47,12 @@ def main(argv: list[str]) -> int:
     from lightcnn.sweep.check import check_sweep
     from lightcnn.sweep.engine import Worker
     from lightcnn.sweep.report import rows_of, write_sweep_report
-    from lightcnn.sweep.spec import read_sweep
+    from lightcnn.sweep.spec import only_variants, read_sweep
     from lightcnn.sweep.storage import JOURNAL, open_storage, shown, storage_study_names
 
     spec = read_sweep(a.config, a.name)
+    if a.only is not None:
+        spec = only_variants(spec, a.only)
     checked = check_sweep(spec, extra)
     if a.report and a.storage is None and not (spec.folder / JOURNAL).is_file():
         raise LightCNNError(f"--report: {spec.folder} holds no sweep yet (no {JOURNAL}); run lightcnn sweep --config {a.config} first")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import yaml
 
 from lightcnn.errors import LightCNNError
 from lightcnn.sweep.names import KEY, NAME, value_name
+from lightcnn.sweep.reference import Reference, read_reference
 from lightcnn.sweep.space import Param, parse_param, pruner_of, sampler_of
 
 TOP_KEYS = ("name", "base", "overrides", "variants", "grid", "search", "repeats", "seed", "metric", "direction", "test", "root", "reference")
@@ -45,23 +46,6 @@ class TrialPlan:
     def key(self) -> str:
         """The trial's identity in the study and its folder under the sweep folder."""
         return self.label if self.seed is None else f"{self.label}/seed_{self.seed}"
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Figures a notebook (or a paper) printed, shown beside the trials' in the sweep report.
-
-        reference:
-          source: "notebook 001 (Keras): CIFAR-10 base net, 20 epochs"
-          metric: test/acc                  # the lightcnn metric the figures compare with
-          values: {base: 0.6867, augmented: null}   # per variant; null: the source printed none
-          note: "validated on the test set"         # optional
-    """
-
-    source: str
-    metric: str
-    values: dict[str, float | None]
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +80,23 @@ class SweepSpec:
 
     def where(self, key: str) -> str:
         return f"{self.path}: {key}"
+
+
+def only_variants(spec: SweepSpec, names: str) -> SweepSpec:
+    """``spec`` with its trials narrowed to the comma-separated variant (or grid trial) names.
+
+    Raises:
+        LightCNNError: a search (it has no named variants), or a name the sweep does not have.
+    """
+    if spec.search is not None:
+        raise LightCNNError(f"--only picks variants; {spec.path} is a search (set its trials instead)")
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    labels = list(dict.fromkeys(p.label for p in spec.plans))
+    unknown = [n for n in wanted if n not in labels]
+    if not wanted or unknown:
+        raise LightCNNError(f"--only {names}: no variant {unknown[0] if unknown else '(none given)'} in {spec.path}; "
+                            f"its variants: {', '.join(labels)}")
+    return replace(spec, plans=tuple(p for p in spec.plans if p.label in wanted))
 
 
 def to_args(overrides: dict[str, Any]) -> list[str]:
@@ -186,32 +187,12 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
             raise LightCNNError(f"{path}: reference compares named variants; a search has none (use variants or a grid)")
         return SweepSpec(search=_search(raw["search"], path), **common)
     plans, axes = _variants(raw["variants"], path) if mode == "variants" else _grid(raw["grid"], path)
-    common["reference"] = _reference(raw["reference"], path, [p.label for p in plans]) if "reference" in raw else None
+    common["reference"] = read_reference(raw["reference"], path, [p.label for p in plans]) if "reference" in raw else None
     seeds = [None] if repeats == 1 and "repeats" not in raw else [seed + k for k in range(repeats)]
     with_seeds = tuple(
         TrialPlan(p.label, p.overrides, s, p.params | ({} if s is None else {"seed": s}), p.base) for p in plans for s in seeds
     )
     return SweepSpec(plans=with_seeds, axes=axes, **common)
-
-
-def _reference(raw: Any, path: Path, labels: list[str]) -> Reference:
-    where = f"{path}: reference"
-    if not isinstance(raw, dict) or not {"source", "metric", "values"} <= set(raw):
-        raise LightCNNError(f"{where}: give source (text), metric (e.g. test/acc) and values ({{variant: number or null}})")
-    unknown = sorted(set(map(str, raw)) - {"source", "metric", "values", "note"})
-    if unknown:
-        raise LightCNNError(f"{where}: unknown key '{unknown[0]}'; a reference takes source, metric, values, note")
-    metric, values = raw["metric"], raw["values"]
-    if not isinstance(metric, str) or not re.fullmatch(r"(train|val|test)/\S+", metric):
-        raise LightCNNError(f"{where}.metric {metric!r}: give a logged metric such as test/acc or test/map_at_r")
-    if not isinstance(values, dict) or not values:
-        raise LightCNNError(f"{where}.values: give {{variant: number or null}}, e.g. {{base: 0.6867}}")
-    for label, value in values.items():
-        if label not in labels:
-            raise LightCNNError(f"{where}.values: no variant '{label}'; the variants are {', '.join(labels)}")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise LightCNNError(f"{where}.values.{label}: {value!r}: give a number, or null where the source printed none")
-    return Reference(str(raw["source"]), metric, {str(k): None if v is None else float(v) for k, v in values.items()}, str(raw.get("note") or ""))
 
 
 def _int(value: Any, where: str, minimum: int) -> int:

@@ -215,3 +215,17 @@ def test_reflect_fill_mirrors_the_edge_as_keras_does():
 def test_affine_ops_fuse_only_with_the_same_fill_mode():
     p = Pipeline.from_config([{"name": "rotation"}, {"name": "translate"}, {"name": "rotation", "fill_mode": "reflect"}])
     assert [len(run) for run in p._runs] == [2, 1]
+
+
+def test_scale_zooms_about_the_centre():
+    from lightcnn.augment.geometric import _matrix, _warp
+
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 3:5, 3:5] = 1.0  # a 2x2 square in the middle
+    half, zero = torch.tensor([0.5]), torch.zeros(1)
+    twice = _warp(x, _matrix(half, zero, zero, zero), 0.0)  # output (u, v) samples the input at (u/2, v/2): zoom x2
+    assert (twice > 0.4).sum() == 16 and twice[0, 0, 2:6, 2:6].min() > 0.5 and twice[0, 0, 0].max() == 0  # 2x2 -> 4x4
+    drawn = AUGMENTATIONS.get("scale")(fraction=0.2).draw(300, gen(), torch.device("cpu"))
+    zoom = 1 / drawn[:, 0, 0]
+    assert zoom.min() >= 0.8 - 1e-6 and zoom.max() <= 1.2 + 1e-6 and torch.equal(drawn[:, 0, 0], drawn[:, 1, 1])
+    assert torch.all(drawn[:, 0, 1] == 0) and torch.all(drawn[:, :2, 2] == 0)

@@ -130,3 +130,8 @@ def test_visualize_picks_a_layer_and_draws_signed_filters():
     assert signed_filters_png(net.layers[3], "layers.3", input_channel=2)[:4] == b"\x89PNG"
     with pytest.raises(LightCNNError, match=r"--input-channel 4: layers.3 has input channels 0..3"):
         signed_filters_png(net.layers[3], "layers.3", input_channel=4)
+
+
+def test_f_beta_must_be_positive():
+    with pytest.raises(LightCNNError, match=r"model.f_beta must be > 0 \(2 weighs recall higher, 0.5 precision\), or null; got 0"):
+        ClassificationTask(backbone="cifar10_base", f_beta=0, data=CIFAR10)

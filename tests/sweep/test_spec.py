@@ -74,6 +74,13 @@ def test_overrides_become_command_line_options():
     ("search: {trials: 2, pruner: {name: median, patience: 3}, space: {model.lr: [0.1]}}\n", "search.pruner: median:"),
     ("search: {trials: 0, space: {model.lr: [0.1]}}\n", "search.trials: 0: give an integer >= 1"),
     ("search: {trials: 2, space: {model.lr: [0.1]}}\nrepeats: 2\n", "repeats applies to variants and grids"),
+    ("variants: {a: {}}\nreference: {source: nb, metric: test/acc, values: {b: 0.5}}\n", "reference.values: no variant 'b'; the variants are a"),
+    ("variants: {a: {}}\nreference: {source: nb, metric: acc, values: {a: 0.5}}\n", "reference.metric 'acc': give a logged metric"),
+    ("variants: {a: {}}\nreference: {source: nb, metric: test/acc, values: {a: high}}\n", "reference.values.a: 'high': give a number, or null"),
+    ("variants: {a: {}}\nreference: {metric: test/acc, values: {a: 0.5}}\n", "reference: give source (text), metric"),
+    ("variants: {a: {base: nowhere.yaml}}\n", "variant 'a': base nowhere.yaml: no such config file"),
+    ("search: {trials: 2, space: {model.lr: [0.1]}}\nreference: {source: nb, metric: test/acc, values: {a: 1}}\n",
+     "reference compares named variants; a search has none"),
 ])
 def test_malformed_sweep_files_are_one_line_naming_the_key(tmp_path, text, message):
     with pytest.raises(LightCNNError) as err:
@@ -94,3 +101,21 @@ def test_missing_base_and_missing_file(tmp_path):
         read_sweep(path)
     with pytest.raises(LightCNNError, match="no such sweep file"):
         read_sweep(tmp_path / "absent.yaml")
+
+
+def test_variant_bases_merge_keys_reference_and_only(tmp_path):
+    from lightcnn.sweep.spec import only_variants
+
+    path = sweep(tmp_path, f"""variants:
+  a: &shared {{model.lr: 0.1, trainer.max_epochs: 2}}
+  b: {{<<: *shared, model.lr: 0.2}}
+  best: {{base: {REPO / "configs" / "mnist_best.yaml"}}}
+reference: {{source: "notebook 9", metric: test/acc, values: {{a: 0.5, b: null}}, note: "n"}}
+""")
+    spec = read_sweep(path)
+    assert [p.overrides for p in spec.plans] == [{"model.lr": 0.1, "trainer.max_epochs": 2}, {"model.lr": 0.2, "trainer.max_epochs": 2}, {}]
+    assert spec.plans[2].base == REPO / "configs" / "mnist_best.yaml" and spec.plans[0].base is None
+    assert spec.reference.values == {"a": 0.5, "b": None} and spec.reference.source == "notebook 9"
+    assert [p.label for p in only_variants(spec, "best, a").plans] == ["a", "best"]
+    with pytest.raises(LightCNNError, match=r"--only a,c: no variant c in .*; its variants: a, b, best"):
+        only_variants(spec, "a,c")
