@@ -59,11 +59,12 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("labs") / "data"
     write_mnist_layout(root, n_train=110, n_test=6)
     write_cifar_layout(root, n_per_class=101)  # five batches: 5,050 training images
-    write_cifar_layout(root, hundred=True, n_per_class=2)
+    write_cifar_layout(root, hundred=True, n_per_class=11)  # cifar100_fast holds out 1,000
     write_image_folder(root / "flowers17", {f"flower{i:02d}": 5 for i in range(17)}, size=(70, 70))
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.labs
 @pytest.mark.parametrize("sweep", ["000.yaml", "001.yaml", "002.yaml", "003.yaml", "004_classify.yaml", "004_embed.yaml"])
 def test_lab_sweep_runs_end_to_end_with_tiny_limits(sweep, tiny_data, tmp_path, monkeypatch):
