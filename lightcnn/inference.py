@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,10 +92,14 @@ def split_batches(dm: InMemoryDataModule, split: str) -> Iterator[tuple[torch.Te
 
 @torch.no_grad()
 @torch.inference_mode()
-def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def embed_split(
+    task: BaseTask, dm: InMemoryDataModule, split: str, progress: bool = False, forward: Any = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
-    (the task normalises the images itself), without autograd. With ``progress``, a bar on a
-    terminal's stderr and one line with the count and seconds when done."""
+    (the task normalises the images itself), without autograd; ``forward`` instead of
+    ``task(x)`` (a classifier's ``evaluate``: its test-time augmentation, as ``test`` uses it).
+    With ``progress``, a bar on a terminal's stderr and one line with the count and seconds when
+    done."""
     import sys
     import time
 
@@ -105,7 +110,7 @@ def embed_split(task: BaseTask, dm: InMemoryDataModule, split: str, progress: bo
     with tqdm(total=None, unit="img", desc=f"embedding {split}", file=sys.stderr, leave=False,
               disable=not (progress and sys.stderr.isatty())) as bar:
         for xb, yb in split_batches(dm, split):
-            outs.append(task(xb))
+            outs.append((forward or task)(xb))
             labels.append(yb)
             bar.update(len(yb))
     out, y = torch.cat(outs), torch.cat(labels)

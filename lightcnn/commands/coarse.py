@@ -19,7 +19,8 @@ def _predictions(ckpt: str, dm, split: str, want_classes: int) -> torch.Tensor: 
     task = load_task(ckpt)
     if task.num_classes != want_classes or not hasattr(task, "head"):
         raise LightCNNError(f"{ckpt} is a {task.num_classes}-class {type(task).__name__}; expected a {want_classes}-class classifier")
-    logits, _ = embed_split(task, dm, split)  # each model normalises the images as in its own training
+    # each model normalises the images as in its own training, and sees them as its test did (TTA)
+    logits, _ = embed_split(task, dm, split, forward=task.evaluate)
     return logits.argmax(dim=1)
 
 
