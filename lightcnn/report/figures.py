@@ -63,9 +63,13 @@ def curves_png(history: History, panels: list[tuple[str, list[str]]], best_epoch
 def overlay_png(runs: dict[str, History], panels: list[tuple[str, str, str | None]]) -> bytes:
     """Several runs on shared axes: per panel ``(title, val_key, train_key)``; training dashed."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.0), squeeze=False)
+    cols = min(4, len(panels))  # wrapped: a sweep of a classifier with micro metrics has 8 panels
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.0 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, (title, val_key, train_key) in zip(axes[0], panels):
+    for ax, (title, val_key, train_key) in zip(axes.flat, panels):
         for i, (name, history) in enumerate(runs.items()):
             color = colors[i % len(colors)]
             for key, style in ((val_key, "-"), (train_key, "--")):
