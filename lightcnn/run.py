@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,23 @@ def run_dir(trainer: Any) -> Path:
     to ``runs/<name>/version_N``; every file lightcnn writes for a run goes there, whichever
     loggers (or none) the Trainer has."""
     return Path(trainer.default_root_dir)
+
+
+@contextmanager
+def scratch_run_dir(prefix: str) -> Iterator[Path]:
+    """Point ``RUN_DIR_ENV`` at a temporary folder for the block, then delete it and restore the
+    variable: for tools that build a Trainer but must leave no run behind (``lr-find``, ``summary``)."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    saved = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(scratch)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if saved is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = saved
 
 
 def next_version(experiment: Path) -> Path:

@@ -81,9 +81,9 @@ Factor = float | tuple[float, float]
 class _Factor(ColorAugment):
     """``factor`` f draws U(1 - f, 1 + f) (f in [0, 1]); ``[low, high]`` draws U(low, high)."""
 
-    def __init__(self, factor: Factor, p: float) -> None:
+    def __init__(self, factor: Factor, p: float, centre: float = 1.0, lowest: float = 0.0) -> None:
         super().__init__(p)
-        self.low, self.high = self.bounds(factor, centre=1.0)
+        self.low, self.high = self.bounds(factor, centre, lowest)
         self.factor = factor
 
     def bounds(self, factor: Factor, centre: float, lowest: float = 0.0) -> tuple[float, float]:
@@ -114,9 +114,8 @@ class Brightness(_Factor):
         if mode not in ("multiply", "add"):
             raise LightCNNError(f"augmentation brightness: mode={mode!r}; valid: multiply, add")
         self.mode = mode
-        ColorAugment.__init__(self, p)
-        self.low, self.high = self.bounds(factor, centre=1.0 if mode == "multiply" else 0.0, lowest=0.0 if mode == "multiply" else -1.0)
-        self.factor = factor
+        added = mode == "add"
+        super().__init__(factor, p, centre=0.0 if added else 1.0, lowest=-1.0 if added else 0.0)
 
     def affine(self, n: int, c: int, mean: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.draw(n, g, mean.device)

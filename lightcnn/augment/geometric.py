@@ -40,10 +40,8 @@ class AffineAugment(BatchAugment):
     ``fill_mode`` are composed by the pipeline into a single resampling (one interpolation
     instead of several)."""
 
-    fill: float = 0.0
-    fill_mode: str = "constant"
-
-    def set_fill(self, fill: float, fill_mode: str) -> None:
+    def __init__(self, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
+        super().__init__(p)
         self.check("fill", fill, 0.0, 1.0)
         if fill_mode not in ("constant", "reflect", "nearest"):
             from lightcnn.errors import LightCNNError
@@ -100,9 +98,8 @@ class Rotation(AffineAugment):
     ``{name: rotation, degrees: 18, fill_mode: reflect}`` (0.05 of a full turn)."""
 
     def __init__(self, degrees: float = 15.0, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
-        super().__init__(p)
+        super().__init__(p, fill, fill_mode)
         self.check("degrees", degrees, 0.0, 180.0)
-        self.set_fill(fill, fill_mode)
         self.degrees = degrees
 
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -117,9 +114,8 @@ class Translate(AffineAugment):
     uncovered edge is filled as ``rotation``'s (``fill``, ``fill_mode``)."""
 
     def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
-        super().__init__(p)
+        super().__init__(p, fill, fill_mode)
         self.check("fraction", fraction, 0.0, 1.0)
-        self.set_fill(fill, fill_mode)
         self.fraction = fraction
 
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -136,9 +132,8 @@ class Scale(AffineAugment):
     factors); the uncovered border is filled as ``rotation``'s."""
 
     def __init__(self, fraction: float = 0.1, p: float = 1.0, fill: float = 0.0, fill_mode: FillMode = "constant") -> None:
-        super().__init__(p)
+        super().__init__(p, fill, fill_mode)
         self.check("fraction", fraction, 0.0, 0.9)
-        self.set_fill(fill, fill_mode)
         self.fraction = fraction
 
     def draw(self, n: int, g: torch.Generator, device: torch.device) -> torch.Tensor:

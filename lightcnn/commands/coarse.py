@@ -59,11 +59,11 @@ def main(argv: list[str]) -> int:
     reports = {"mapped": superclass_report(mapping[fine_true], mapping[fine_pred], 20)}
     if coarse_pred is not None:
         reports["coarse"] = superclass_report(mapping[fine_true], coarse_pred, 20)
-    cols = [f"{who}_{k}" for who in reports for k in ("precision", "recall", "f1")]
+    cols = [(who, k) for who in reports for k in ("precision", "recall", "f1")]
     with atomic_write(out / "coarse_per_superclass.csv", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["superclass", *cols, "support"])
-        w.writerows([COARSE[s], *[f"{float(reports[c.split('_')[0]][c.split('_', 1)[1]][s]):.4f}" for c in cols],
+        w.writerow(["superclass", *[f"{who}_{k}" for who, k in cols], "support"])
+        w.writerows([COARSE[s], *[f"{float(reports[who][k][s]):.4f}" for who, k in cols],
                      int(reports["mapped"]["support"][s])] for s in range(20))
     diffs = notebook_differences(r, FINE_TO_COARSE)
     with atomic_write(out / "coarse_differences.png", "wb") as f:

@@ -58,28 +58,15 @@ def main(argv: list[str]) -> int:
 
     load_all()
 
-    import os
-    import shutil
-    import tempfile
-
     from lightcnn.cli import LightCNNCLI
-    from lightcnn.run import RUN_DIR_ENV, next_version
+    from lightcnn.run import next_version, scratch_run_dir
 
     # The finder's short training must leave no run behind: its Trainer writes into a scratch folder.
-    scratch = tempfile.mkdtemp(prefix="lightcnn-lr-find-")
-    saved = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = scratch
-    try:
+    with scratch_run_dir("lightcnn-lr-find-"):
         cli = LightCNNCLI.from_config(a.config, overrides)
         experiment = cli._experiment_dir()
         folder = next_version(experiment / "lr_find")
         return _find(cli, a, folder, experiment.name)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if saved is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = saved
 
 
 def _find(cli, a: argparse.Namespace, folder: Path, name: str) -> int:

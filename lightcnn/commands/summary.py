@@ -19,25 +19,12 @@ def main(argv: list[str]) -> int:
     from lightcnn.plugins import load_all
 
     load_all()
-    import os
-    import shutil
-    import tempfile
-
     from lightcnn.cli import LightCNNCLI
     from lightcnn.models.summary import summary_text
-    from lightcnn.run import RUN_DIR_ENV
+    from lightcnn.run import scratch_run_dir
 
-    scratch = tempfile.mkdtemp(prefix="lightcnn-summary-")  # building the Trainer must leave no run behind
-    saved = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = scratch
-    try:
+    with scratch_run_dir("lightcnn-summary-"):  # building the Trainer must leave no run behind
         cli = LightCNNCLI.from_config(a.config, overrides)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if saved is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = saved
     model = cli.model
     info = model.data_info
     if model.normalize.values() is None:  # statistics come from the data at fit; shapes do not depend on them
