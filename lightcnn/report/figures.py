@@ -94,7 +94,7 @@ def image_grid_png(
     n = len(images)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    x = images.detach().float().clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    x = images.detach().cpu().float().clamp(0, 1).permute(0, 2, 3, 1).numpy()  # a GPU's tensors too
     h, w, c = x.shape[1:]
     lines = max((t.count("\n") + 1 for t in titles), default=0)
     band = math.ceil(h * 0.17 * lines / cell) if lines else 0  # pixels of title band above each image

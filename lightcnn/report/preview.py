@@ -23,13 +23,15 @@ def pick_examples(y: torch.Tensor, rows: int) -> torch.Tensor:
 
 def preview_png(x_all: torch.Tensor, y_all: torch.Tensor, class_names: list[str], pipeline: Any, n: int = 8, rows: int = 6, seed: int = 0) -> bytes:
     """Render originals (first column, as evaluation sees them) and ``n`` augmented versions
-    each, labelled by class; ``x_all`` uint8 ``(N, C, H, W)``, ``pipeline`` an augmentation
-    ``Pipeline``."""
+    each, labelled by class; ``x_all`` uint8 ``(N, C, H, W)`` on any device (a DataModule with
+    ``data_on_device`` keeps it on the GPU; the preview is drawn on the CPU), ``pipeline`` an
+    augmentation ``Pipeline``."""
     from lightcnn.report.figures import pyplot, to_png
 
     plt = pyplot()
-    idx = pick_examples(y_all, rows)
-    x = x_all[idx].float() / 255
+    idx = pick_examples(y_all.cpu(), rows)
+    x = x_all[idx.to(x_all.device)].cpu().float() / 255
+    y_all = y_all.cpu()
     g = torch.Generator().manual_seed(seed)
     shown = [pipeline.eval_transform(x)] + [pipeline(x.clone(), g) for _ in range(n)]
     fig, axes = plt.subplots(len(idx), n + 1, figsize=(1.3 * (n + 1), 1.4 * len(idx)), squeeze=False)
@@ -51,7 +53,7 @@ def preview_png(x_all: torch.Tensor, y_all: torch.Tensor, class_names: list[str]
 
 def samples_png(x: torch.Tensor, y: torch.Tensor, class_names: list[str], cols: int = 5) -> bytes:
     """Images ``x`` uint8 ``(N, C, H, W)`` with their class names underneath, ``cols`` per row
-    (the notebooks' first look at the data: 25 training images, 5 x 5)."""
+    (the notebooks' first look at the data: 25 training images, 5 x 5); on any device."""
     from lightcnn.report.figures import image_grid_png
 
-    return image_grid_png(x.float() / 255, [class_names[int(c)] for c in y], cols=cols, suptitle="training images")
+    return image_grid_png(x.cpu().float() / 255, [class_names[int(c)] for c in y.cpu()], cols=cols, suptitle="training images")

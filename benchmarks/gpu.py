@@ -1,0 +1,219 @@
+"""Every GPU measurement of the speed issue in one run, for a lent GPU machine with little time.
+
+    python ../shared/data/materialize.py .data
+    python benchmarks/gpu.py --root .data --out benchmarks/results/gpu.json --budget 420
+
+Each job writes its result into ``--out`` as soon as it ends, so a run cut short keeps what it
+measured; jobs run in order of importance and a job that would start after ``--budget`` seconds
+is skipped (and says so). The jobs:
+
+- ``lightcnn fit --test true`` of ``configs/cifar10_gpu_fast.yaml`` (at 10, 15, 20 and, unless a
+  shorter run reached 94 %, 30 epochs) and of the MNIST configs, on the GPU, each in a fresh
+  process as a user runs it: the whole command's seconds, the training seconds (``time/fit_s`` of the run's own history: the epochs, validation included),
+  the test accuracy, per-epoch validation accuracy; variants with more epochs, without the
+  progress bar, and with ``model.compile``;
+- a plain PyTorch loop of the same CIFAR-10 recipe (the same module, data kept on the GPU as
+  uint8, flip + reflect-crop done with plain tensor ops, bf16 autocast, channels_last, the same
+  SGD parameter groups and one-cycle schedule, an EMA of the weights) over the same epochs: its
+  training seconds and test accuracy, so lightcnn's share of the training time is measured in
+  the same run.
+
+``--smoke`` runs every job at a tiny size (for checking the script itself, on CPU too with
+``--accelerator cpu``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+CIFAR = REPO / "configs" / "cifar10_gpu_fast.yaml"
+MNIST = REPO / "configs" / "mnist_fast.yaml"
+SPEEDRUN = REPO / "configs" / "mnist_speedrun.yaml"
+
+
+def history_of(runs: Path, name: str) -> dict[str, Any]:
+    """The newest run folder's history under ``runs/name``: fit seconds, test accuracy, val curve."""
+    from lightcnn.report.history import read_run_history
+    from lightcnn.run import versions
+
+    run = versions(runs / name)[-1]
+    h = read_run_history(run)
+    val = h.get("val/acc")[1]
+    return {"run": str(run), "epochs": len(val), "fit_s": h.last("time/fit_s"), "test_acc": h.test.get("test/acc"),
+            "val_acc": [round(v, 4) for v in val]}
+
+
+def fit(config: Path, name: str, extra: list[str], a: argparse.Namespace) -> dict[str, Any]:
+    """``lightcnn fit --test true`` in a fresh process; whole-command seconds and the run's history."""
+    args = [sys.executable, "-m", "lightcnn", "fit", "--config", str(config), "--data.root", a.root,
+            "--trainer.default_root_dir", str(a.runs), "--name", name, "--test", "true",
+            "--trainer.accelerator", a.accelerator, *a.smoke_args, *extra]
+    t = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    command_s = time.perf_counter() - t
+    log = a.logs / f"{name}.log"
+    log.write_text(f"$ {' '.join(args)}\n{done.stdout}\n{done.stderr}")
+    if done.returncode != 0:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] }", "command_s": command_s}
+    return {"command_s": round(command_s, 2), "args": extra, **history_of(a.runs, name)}
+
+
+def plain_cifar(a: argparse.Namespace, epochs: int) -> dict[str, Any]:
+    """The CIFAR-10 GPU recipe as a hand-written loop over the same module and data."""
+    import torch
+    import yaml
+    from torch.nn import functional as F
+
+    from lightcnn.commands.common import datamodule_from_config
+    from lightcnn.tasks import ClassificationTask
+    from lightcnn.tasks.optim import parameter_groups
+
+    dev = torch.device("cuda" if a.accelerator == "gpu" else "cpu")
+    cfg = yaml.safe_load(CIFAR.read_text())
+    init = dict(cfg["model"]["init_args"])
+    dm = datamodule_from_config(str(CIFAR), ["--data.root", a.root, "--trainer.accelerator", a.accelerator])
+    dm.setup("fit")
+    dm.setup("test")
+    (x, y), (xt, yt) = [tuple(t.to(dev) for t in dm.splits[s]) for s in ("train", "test")]
+    if a.smoke:
+        x, y, xt, yt = x[:512], y[:512], xt[:256], yt[:256]
+    batch, pad = cfg["data"]["init_args"]["batch_size"], 2
+    torch.manual_seed(0)
+    task = ClassificationTask(**init, data=dm.data_info).to(dev).to(memory_format=torch.channels_last).train()
+    backbone = getattr(task.backbone, "init_from_data", None)
+    if backbone is not None:  # the whitening stem, from 5,000 training images as in lightcnn
+        task.backbone.init_from_data(task.normalize(x[:5000].float().div(255)))
+    groups = parameter_groups(task, init["lr"], init["weight_decay"], float(init.get("norm_bias_lr", 1.0)))
+    opt = torch.optim.SGD(groups, lr=init["lr"], momentum=init["momentum"], nesterov=init["nesterov"],
+                          weight_decay=init["weight_decay"])  # as lightcnn's optim.optimizer_and_schedule
+    steps_per_epoch = len(y) // batch if len(y) > batch else 1
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=epochs * steps_per_epoch,
+                                                pct_start=init.get("warmup_pct", 0.2))
+    ema = [p.detach().clone() for p in task.parameters()] + [b.detach().clone() for b in task.buffers() if b.is_floating_point()]
+    live = list(task.parameters()) + [b for b in task.buffers() if b.is_floating_point()]
+
+    def augment(xb: torch.Tensor) -> torch.Tensor:
+        xb = torch.where(torch.rand(len(xb), 1, 1, 1, device=dev) < 0.5, xb.flip(3), xb)
+        padded = F.pad(xb, (pad,) * 4, mode="reflect")
+        shifts = torch.randint(0, 2 * pad + 1, (2, len(xb)), device=dev)
+        out = torch.empty_like(xb)
+        h, w = xb.shape[-2:]
+        for dy in range(2 * pad + 1):
+            for dx in range(2 * pad + 1):
+                m = (shifts[0] == dy) & (shifts[1] == dx)
+                out[m] = padded[m, :, dy:dy + h, dx:dx + w]
+        return out
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    sync()
+    t = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), device=dev)
+        for i in range(steps_per_epoch):
+            idx = perm[i * batch:(i + 1) * batch]
+            xb = augment(x[idx].float().div_(255))
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                loss = F.cross_entropy(task(xb), y[idx].long(), label_smoothing=init.get("label_smoothing", 0.0))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            torch._foreach_lerp_(ema, live, 1 - 0.98)
+    sync()
+    train_s = time.perf_counter() - t
+    for e, p in zip(ema, live):
+        p.data.copy_(e)
+    task.eval()
+    correct = 0
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+        for i in range(0, len(yt), 2000):
+            xb = xt[i:i + 2000].float().div(255)
+            correct += int(((task(xb) + task(xb.flip(3))).argmax(1) == yt[i:i + 2000]).sum())
+    return {"epochs": epochs, "train_s": round(train_s, 2), "test_acc_flip_tta": correct / len(yt),
+            "img_s": round(epochs * steps_per_epoch * batch / train_s)}
+
+
+def info() -> dict[str, Any]:
+    import lightning
+    import torch
+
+    out = {"torch": torch.__version__, "lightning": lightning.__version__, "python": sys.version.split()[0],
+           "cpus": os.cpu_count()}
+    if torch.cuda.is_available():
+        out |= {"device": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count(),
+                "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", default=".data")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "gpu.json")
+    p.add_argument("--runs", type=Path, default=Path("runs/gpu"))
+    p.add_argument("--budget", type=float, default=420, help="seconds; later jobs are skipped past it")
+    p.add_argument("--accelerator", default="gpu")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--logs", type=Path, default=None, help="folder for each job's output (default: beside --out)")
+    p.add_argument("--only", default="", help="comma-separated job names")
+    a = p.parse_args()
+    a.logs = a.logs or a.out.parent / "gpu_logs"
+    a.logs.mkdir(parents=True, exist_ok=True)
+    a.smoke_args = (["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+                     "--trainer.limit_test_batches", "2", "--data.val_size", "100"] if a.smoke else [])
+    if a.accelerator == "cpu":  # bf16 convolutions crawl on CPU: a smoke run there checks the code, in float32
+        a.smoke_args += ["--trainer.precision", "32-true"]
+    start = time.perf_counter()
+    results: dict[str, Any] = {"budget_s": a.budget}
+    cifar_epochs = 10
+    def unless_reached(name: str, extra: list[str]) -> dict[str, Any]:
+        """A longer schedule, only when no CIFAR-10 run so far reached 94 % test."""
+        best = max((r.get("test_acc") or 0 for k, r in results.items() if k.startswith("cifar10_gpu_fast")), default=0)
+        return {"skipped": f"a shorter run reached {best:.4f}"} if best >= 0.94 else fit(CIFAR, name, extra, a)
+
+    jobs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("info", info),
+        ("cifar10_plain_loop", lambda: plain_cifar(a, 1 if a.smoke else cifar_epochs)),
+        ("cifar10_gpu_fast", lambda: fit(CIFAR, "cifar10_gpu_fast", ["--trainer.max_epochs", "10"], a)),
+        ("cifar10_gpu_fast_15ep", lambda: fit(CIFAR, "cifar10_gpu_fast_15ep", ["--trainer.max_epochs", "15"], a)),
+        ("mnist_fast_on_device", lambda: fit(MNIST, "mnist_fast_on_device", ["--data.data_on_device", "true"], a)),
+        ("mnist_speedrun_on_device", lambda: fit(SPEEDRUN, "mnist_speedrun_on_device", ["--data.data_on_device", "true"], a)),
+        ("cifar10_gpu_fast_20ep", lambda: fit(CIFAR, "cifar10_gpu_fast_20ep", ["--trainer.max_epochs", "20"], a)),
+        ("mnist_fast_bar_off_on_device", lambda: fit(MNIST, "mnist_fast_bar_off_on_device",
+                                                     ["--data.data_on_device", "true", "--trainer.enable_progress_bar", "false"], a)),
+        ("cifar10_gpu_fast_no_bar", lambda: fit(CIFAR, "cifar10_gpu_fast_no_bar",
+                                                ["--trainer.max_epochs", "10", "--trainer.enable_progress_bar", "false"], a)),
+        ("cifar10_gpu_fast_30ep", lambda: unless_reached("cifar10_gpu_fast_30ep", ["--trainer.max_epochs", "30"])),
+        ("cifar10_gpu_fast_compile", lambda: fit(CIFAR, "cifar10_gpu_fast_compile",
+                                                 ["--trainer.max_epochs", "10", "--model.compile", "true"], a)),
+    ]
+    only = set(filter(None, a.only.split(",")))
+    for name, job in jobs:
+        if only and name not in only:
+            continue
+        elapsed = time.perf_counter() - start
+        if elapsed > a.budget:
+            results[name] = {"skipped": f"budget: {elapsed:.0f} s elapsed"}
+        else:
+            t = time.perf_counter()
+            try:
+                results[name] = job()
+            except Exception as e:  # noqa: BLE001 - one failed job must not lose the others' results
+                results[name] = {"error": f"{type(e).__name__}: {e}"[:500]}
+            results[name]["job_s"] = round(time.perf_counter() - t, 1)
+        print(name, json.dumps(results[name])[:400], flush=True)
+        a.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
