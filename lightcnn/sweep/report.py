@@ -83,6 +83,11 @@ def rows_of(spec: SweepSpec, study: Any) -> list[Row]:
     return rows
 
 
+def _seconds(value: float | None) -> str | None:
+    """Training seconds to a tenth (a metric's four decimals would claim microseconds)."""
+    return None if value is None else f"{value:.1f}"
+
+
 def _stage_values(row: Row, metric: str) -> list[float | None]:
     """The main metric's name at train, val and test."""
     name = metric.split("/", 1)[1]
@@ -110,7 +115,7 @@ def write_sweep_report(spec: SweepSpec, study: Any, rows: list[Row] | None = Non
         verdict = verdict_of(r.history, r.info) if r.history is not None else None
         table.append([
             r.label, r.seed, r.state, " ".join(f"{k}={_shown(v)}" for k, v in r.overrides.items()) or "(base)",
-            r.info.get("params"), r.info.get("flops"), r.history.last("time/fit_s") if r.history else None,
+            r.info.get("params"), r.info.get("flops"), _seconds(r.history.last("time/fit_s") if r.history else None),
             *_stage_values(r, metric), verdict.flag if verdict else "-",
         ])
     doc.heading("Trials")
