@@ -62,7 +62,8 @@ def fit(config: Path, name: str, extra: list[str], a: argparse.Namespace) -> dic
     log = a.logs / f"{name}.log"
     log.write_text(f"$ {' '.join(args)}\n{done.stdout}\n{done.stderr}")
     if done.returncode != 0:
-        return {"error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] }", "command_s": command_s}
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"exit {done.returncode}: {last}", "command_s": round(command_s, 2)}
     return {"command_s": round(command_s, 2), "args": extra, **history_of(a.runs, name)}
 
 
@@ -88,8 +89,7 @@ def plain_cifar(a: argparse.Namespace, epochs: int) -> dict[str, Any]:
     batch, pad = cfg["data"]["init_args"]["batch_size"], 2
     torch.manual_seed(0)
     task = ClassificationTask(**init, data=dm.data_info).to(dev).to(memory_format=torch.channels_last).train()
-    backbone = getattr(task.backbone, "init_from_data", None)
-    if backbone is not None:  # the whitening stem, from 5,000 training images as in lightcnn
+    if hasattr(task.backbone, "init_from_data"):  # the whitening stem, from 5,000 training images as in lightcnn
         task.backbone.init_from_data(task.normalize(x[:5000].float().div(255)))
     groups = parameter_groups(task, init["lr"], init["weight_decay"], float(init.get("norm_bias_lr", 1.0)))
     opt = torch.optim.SGD(groups, lr=init["lr"], momentum=init["momentum"], nesterov=init["nesterov"],
