@@ -29,9 +29,9 @@ def preview_png(x_all: torch.Tensor, y_all: torch.Tensor, class_names: list[str]
     from lightcnn.report.figures import pyplot, to_png
 
     plt = pyplot()
-    idx = pick_examples(y_all.cpu(), rows)
-    x = x_all[idx.to(x_all.device)].cpu().float() / 255
     y_all = y_all.cpu()
+    idx = pick_examples(y_all, rows)
+    x = x_all[idx.to(x_all.device)].cpu().float() / 255
     g = torch.Generator().manual_seed(seed)
     shown = [pipeline.eval_transform(x)] + [pipeline(x.clone(), g) for _ in range(n)]
     fig, axes = plt.subplots(len(idx), n + 1, figsize=(1.3 * (n + 1), 1.4 * len(idx)), squeeze=False)
