@@ -71,9 +71,13 @@ def main(argv: list[str]) -> int:
         worker.run()
     rows = rows_of(spec, worker.study)  # read once: for the final report and the summary line
     report(worker.study, rows)
+    if spec.search is None:  # this command's trials only: with --only, the report shows the others too
+        asked = {plan.key for plan in spec.plans}
+        rows, total = [r for r in rows if r.key in asked], len(asked)
+    else:
+        total = spec.search.trials
     done = sum(r.state == "done" or r.state.startswith("pruned") for r in rows)
     failed = [r for r in rows if r.state.startswith(("failed", "interrupted"))]
-    total = len(spec.plans) if spec.search is None else spec.search.trials
     print(f"lightcnn sweep {spec.name}: {done} of {total} trials finished, {len(failed)} failed"
           f"{' (' + ', '.join(r.key for r in failed) + ')' if failed else ''}; report: {spec.folder / 'sweep.md'}")
     return 1 if failed else 0

@@ -94,6 +94,11 @@ def test_a_failing_trial_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(tm
     assert (folder / "fine" / "history.json").stat().st_mtime_ns == stamp
     (attempt,) = (folder / ".attempts").iterdir()  # the first attempt's folder, kept aside
     assert attempt.name.startswith("broken.") and "boom in training" in (attempt / "error.txt").read_text()
+    # --only: the summary line and the exit status are about the trials asked for; the report keeps them all
+    capsys.readouterr()
+    assert main(["sweep", "--config", str(path), "--only", "fine"]) == 0
+    assert "1 of 1 trials finished, 0 failed;" in capsys.readouterr().out
+    assert [r["variant"] for r in csv.DictReader(open(folder / "sweep.csv"))] == ["broken", "fine"]
 
 
 @pytest.mark.parametrize("body, storage, message", [
