@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lightcnn.errors import LightCNNError
 from lightcnn.run import ALIASES, run_config_of
 
 TRAINER_SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -81,13 +82,18 @@ def with_run_config(argv: list[str]) -> list[str]:
     Raises:
         LightCNNError: no ``--config`` and the checkpoint is not in a run folder with a config.yaml.
     """
-    if not argv or argv[0] not in TRAINER_SUBCOMMANDS or partition_options(argv, is_config)[0]:
+    if not argv or argv[0] not in TRAINER_SUBCOMMANDS:
         return argv
     if any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in argv):
         return argv
     ckpt = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ckpt_path"), None)
     ckpt = ckpt or next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")), None)
-    if ckpt is None or ckpt in ALIASES or not Path(ckpt).is_file():
+    if ckpt is None or ckpt in ALIASES or ckpt == "hpc" or ckpt.startswith("registry") or "://" in ckpt:
+        return argv  # Lightning's own aliases and remote (fsspec) paths are Lightning's to check
+    if not Path(ckpt).is_file():
+        what = "a folder, not a checkpoint file (e.g. its checkpoints/best.ckpt)" if Path(ckpt).is_dir() else "no such checkpoint file"
+        raise LightCNNError(f"--ckpt_path {ckpt}: {what}; give a .ckpt file, or one of: {', '.join(sorted(ALIASES))}")
+    if partition_options(argv, is_config)[0]:
         return argv
     config = run_config_of(ckpt, "--ckpt_path")
     run = config.parent

@@ -122,3 +122,15 @@ def test_classes_a_checkpoint_may_name():
         vet_classes({"backbone": {"class_path": "plugins.a.B", "init_args": {"inner": {"class_path": "subprocess.Popen"}}}}, "x.ckpt")
     with pytest.raises(LightCNNError, match="unknown instantiator"):
         vet_classes({"_instantiator": "os.system"}, "x.ckpt")
+
+
+@pytest.mark.parametrize("code, words", [(errno.ENOENT, "no such file or folder"), (errno.EROFS, "read-only file system"),
+                                         (errno.EACCES, "permission denied")])
+def test_a_file_error_from_any_library_is_one_line_naming_the_path(code, words):
+    from lightcnn.errors import user_error_in
+
+    wrapped = RuntimeError("while exporting")
+    wrapped.__cause__ = OSError(code, os.strerror(code), "/proc/x.onnx")
+    assert str(user_error_in(wrapped)).startswith(f"/proc/x.onnx: {words}")
+    assert user_error_in(OSError(code, os.strerror(code))) is not None  # no file named: still the user's environment
+    assert user_error_in(OSError(errno.EIO, "I/O error", "/x")) is None  # not a path mistake: a traceback, for a report

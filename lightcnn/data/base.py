@@ -57,7 +57,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         batches_per_epoch: epoch length with per-class batches (default: cover the train split once).
         mean, std: per-channel normalisation in [0, 1] units; ``None``: from the training split.
         data_on_device: keep the uint8 splits on the training device (a GPU's memory): batches are gathered there.
-        predict_files: image files, folders or glob patterns for ``lightcnn predict`` (decoded to
+        predict_files: image files, folders or glob patterns (one, or a list) for ``lightcnn predict`` (decoded to
             this dataset's channels and size); ``None`` predicts the test split.
 
     ``data_info`` (``lightcnn.data.DataInfo``) holds what the task needs, from ``__init__`` on
@@ -88,7 +88,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         m_per_class: int | None = None,
         batches_per_epoch: int | None = None,
         mean: list[float] | None = None, std: list[float] | None = None,
-        predict_files: list[str] | None = None,
+        predict_files: list[str] | str | None = None,
         data_on_device: bool = False,
     ) -> None:
         super().__init__()
@@ -118,7 +118,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         self._class_ids = resolve_classes(self.all_class_names, classes, type(self).__name__)
         self.heldout_class_ids = resolve_heldout(self.class_names, train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
-        self.predict_files = predict_files
+        self.predict_files = [predict_files] if isinstance(predict_files, str) else predict_files
         self.data_on_device = data_on_device
 
     @property

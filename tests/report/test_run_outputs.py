@@ -127,6 +127,10 @@ def test_predict_writes_a_csv_of_the_test_split_and_of_files(trained, tmp_path):
     rows = list(csv.DictReader(open(out)))
     assert [Path(r["input"]).name for r in rows] == ["digit_0.png", "digit_1.png", "digit_2.png"]
     assert rows[0]["target"] == "" and "top3" not in rows[0] and 0 < float(rows[0]["probability"]) <= 1
+    # one glob, not a list: the same three files
+    assert main(["predict", *args, "--ckpt_path", "best", "--data.predict_files", f"{images}/digit_*.png",
+                 "--trainer.callbacks+=PredictionCSV", f"--trainer.callbacks.path={out}"]) == 0
+    assert [Path(r["input"]).name for r in csv.DictReader(open(out))] == ["digit_0.png", "digit_1.png", "digit_2.png"]
 
 
 def test_predict_on_a_file_that_is_not_an_image(trained, tmp_path, capsys):
