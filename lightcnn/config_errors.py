@@ -128,11 +128,22 @@ def check_config_files(files: list[str]) -> None:
                                 f"save the config as UTF-8") from err
         try:
             loaded = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue  # the parser's own message names the line
+        except yaml.YAMLError as err:
+            raise LightCNNError(_yaml_problem(name, text, err)) from err
         if loaded is None:
             raise LightCNNError(f"{name} is empty: a config is a YAML mapping of sections (model:, data:, trainer:), "
                                 f"e.g. configs/mnist_classify.yaml")
         if not isinstance(loaded, dict):
             raise LightCNNError(f"{name} holds a YAML {type(loaded).__name__}, but a config is a mapping of sections "
                                 f"(model:, data:, trainer:), e.g. configs/mnist_classify.yaml")
+
+
+def _yaml_problem(name: str, text: str, err: Exception) -> str:
+    """``file:line:column: what is wrong`` for broken YAML, with the usual cause named."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
+    problem = " ".join(str(getattr(err, "problem", None) or err).split())
+    line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+    hint = ("; YAML indents with spaces, and this line has a tab" if "\t" in line[: mark.column + 1]
+            else "; check the indentation and the brackets and quotes on this line and the one before")
+    return f"{where}: not valid YAML ({problem}){hint}"
