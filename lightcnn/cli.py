@@ -12,6 +12,7 @@ configuration errors) print one message and exit with status 2, without a traceb
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.checkpoint_args import checkpoint_model_args
 from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
-from lightcnn.config_errors import check_config_files, config_files_in
+from lightcnn.config_errors import check_config_files, config_files_in, explain
 from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
@@ -84,7 +85,10 @@ class LightCNNCLI(CLIOverrides):
         """
         if not Path(config).is_file():
             raise LightCNNError(f"--config {config}: no such file")
-        return cls(args=["--config", str(config), *overrides], run=False)
+        try:
+            return cls(args=["--config", str(config), *overrides], run=False)
+        except argparse.ArgumentError as err:  # the one line the command would print, as an exception
+            raise LightCNNError(explain(str(err), [str(config)])) from err
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument(

@@ -184,6 +184,26 @@ def test_bad_joints_are_one_line(mnist_root, tmp_path, monkeypatch, capsys):
     assert "no --config given and its run folder" in err and "has no config.yaml" in err
 
 
+def test_python_api_mistakes_are_lightcnn_errors_naming_the_fix(mnist_root, tmp_path, monkeypatch):
+    """What a notebook user gets wrong first: the DataModule itself as ``data``, and a bad override
+    to ``Experiment.from_config`` (the command's one line, as an exception, not jsonargparse's dump)."""
+    from lightcnn import Experiment
+    from lightcnn.data import MNISTDataModule
+    from lightcnn.errors import LightCNNError
+    from lightcnn.tasks import ClassificationTask
+
+    monkeypatch.chdir(tmp_path)
+    dm = MNISTDataModule(root=str(mnist_root), download=False)
+    with pytest.raises(LightCNNError, match=r"got MNISTDataModule: pass its \.data_info \(data=dm\.data_info\)"):
+        ClassificationTask(backbone="mnist_cnn", data=dm)
+    config = str(REPO / "configs" / "mnist_classify.yaml")
+    with pytest.raises(LightCNNError, match=r"unknown key 'model.lrr' .*did you mean lr\?"):
+        Experiment.from_config(config, "--model.lrr", "1")
+    Path("tab.yaml").write_text("model:\n\tlr: 1\n")
+    with pytest.raises(LightCNNError, match="tab.yaml:2:1: not valid YAML"):
+        Experiment.from_config("tab.yaml")
+
+
 @pytest.mark.slow
 def test_a_checkpoint_from_before_saved_normalisation_is_read_with_a_note(mnist_root, tmp_path, monkeypatch, capsys):
     from lightcnn.inference import load_task
