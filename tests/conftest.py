@@ -21,6 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
+# Tiers a run takes part in only when its -m expression names them. pyproject's addopts keeps
+# them out of the default run; a -m given on the command line replaces that expression, so
+# `-m "not slow"` (the quick tier) would otherwise pull in the README walk and the DDP tests.
+OPT_IN_TIERS = ("cluster", "readme", "labs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    named = config.getoption("markexpr") or ""
+    left_out = [tier for tier in OPT_IN_TIERS if tier not in named]
+    dropped = [item for item in items if any(item.get_closest_marker(tier) for tier in left_out)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now (for a test's server or process group)."""

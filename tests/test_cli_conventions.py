@@ -90,6 +90,7 @@ def test_fit_with_test_then_best_names_its_choice_then_lr_find(mnist_root, tmp_p
     assert sorted(p.name for p in (runs / "mnist_classify").iterdir()) == ["lr_find", "version_0"]  # no run folder
 
 
+@pytest.mark.slow
 def test_a_run_keeps_exactly_its_best_and_last_checkpoints(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"

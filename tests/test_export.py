@@ -28,6 +28,7 @@ def _task(kind: type) -> torch.nn.Module:
     return kind(backbone="mnist_cnn", backbone_args={"width": 0.25, "batchnorm": True}, data=INFO, **args).eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", [ClassificationTask, EmbeddingTask])
 def test_exported_files_answer_what_pytorch_answers(kind, tmp_path):
     import onnxruntime as ort

@@ -50,7 +50,8 @@ def test_the_catalogue_is_what_the_builtin_modules_register() -> None:
         (["list", "backbones", "fast*"], 0, "backbones:\n  fastnet\n"),
         (["list", "models"], 2, "invalid choice: 'models'"),
         (["report"], 2, "the following arguments are required: RUN_DIR"),
-        (["export", "--ckpt", "x.ckpt", "--opset", "17"], 2, "--opset 17: the torch.export-based ONNX exporter writes opset 18"),
+        pytest.param(["export", "--ckpt", "x.ckpt", "--opset", "17"], 2, "--opset 17: the torch.export-based ONNX exporter writes opset 18",
+                     marks=pytest.mark.slow),  # imports torch (the exporter's limits come from it): seconds
         (["lr-find", "--config", "c.yaml", "--min_lr", "1", "--max_lr", "0.1"], 2, "need 0 < --min_lr < --max_lr"),
         (["knn", "--bogus"], 2, "the following arguments are required: --ckpt"),
         (["visualize", "--ckpt", "x.ckpt"], 2, "one of the arguments"),
@@ -64,6 +65,7 @@ def test_answers_without_importing_lightning(tmp_path, argv, code, says) -> None
     assert got["heavy"] == []  # not Lightning, torchmetrics, matplotlib, umap, timm, pml or scikit-learn
 
 
+@pytest.mark.slow
 def test_list_imports_a_plugin_but_not_lightning(tmp_path) -> None:
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "wide.py").write_text(

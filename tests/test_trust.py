@@ -247,7 +247,10 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
 STRICT = {"data.root at the dataset's own folder", "MNIST folder without its files"}  # and no folder made in the user's data
 
 
-@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+SLOW = {"checkpoint of another task than the config"}  # trains two runs first
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in CASES], ids=list(CASES))
 def test_mistake_is_explained(case, tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))  # where sneaky.py would be importable from
     monkeypatch.setattr(sys, "argv", ["lightcnn", "list", "--colour"])  # what a plugin parsing sys.argv sees

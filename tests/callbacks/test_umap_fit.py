@@ -21,6 +21,7 @@ def test_duplicates_still_list_the_point_itself_first() -> None:
     assert idx[:, 0].tolist() == [0, 1, 2] and dist.max() == 0
 
 
+@pytest.mark.slow
 def test_the_neighbour_graph_is_umap_learns_own_and_the_projection_separates_clusters() -> None:
     umap = pytest.importorskip("umap")
     rng = np.random.default_rng(0)

@@ -95,6 +95,7 @@ def test_wrong_array_shape_is_named(tmp_path):
         CIFAR10DataModule(root=str(tmp_path), download=False).setup()
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_real_cifar10_and_cifar100(real_data):
     c10 = CIFAR10DataModule(root=str(real_data), download=False, val_size=5000)

@@ -117,6 +117,7 @@ def test_corrupt_idx_names_the_file(tmp_path):
         MNISTDataModule(root=str(root), download=False).setup("fit")
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 def test_real_mnist_counts_and_histograms(real_data):
     dm = MNISTDataModule(root=str(real_data), download=False, val_size=0.1)

@@ -133,6 +133,7 @@ def test_predict_writes_a_csv_of_the_test_split_and_of_files(trained, tmp_path):
     assert [Path(r["input"]).name for r in csv.DictReader(open(out))] == ["digit_0.png", "digit_1.png", "digit_2.png"]
 
 
+@pytest.mark.slow
 def test_predict_on_a_file_that_is_not_an_image(trained, tmp_path, capsys):
     _, args = trained
     bad = tmp_path / "notes.png"

@@ -63,6 +63,7 @@ def test_dirac_init_makes_each_conv_start_as_the_identity() -> None:
     assert torch.allclose(first(x), x[:, : first.out_channels], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_fit_from_scratch_whitens_the_stem_from_training_images(mnist_root, tmp_path) -> None:
     from lightcnn.cli import main
 
@@ -103,6 +104,7 @@ def test_speednet_has_the_original_parameter_count() -> None:
     assert task(torch.rand(3, 1, 28, 28)).shape == (3, 10)
 
 
+@pytest.mark.slow
 def test_tta_translate_averages_the_image_and_its_two_shifts() -> None:
     torch.manual_seed(0)
     task = ClassificationTask(backbone="fastnet", backbone_args={"width": 0.25}, tta_translate=1, data=CIFAR_INFO).eval()
@@ -179,6 +181,7 @@ def test_speednet_rejects_images_too_small() -> None:
         SpeedNet(image_size=8)
 
 
+@pytest.mark.slow
 def test_compile_compiles_the_backbone_in_place_and_keeps_checkpoint_keys() -> None:
     task = ClassificationTask(backbone="speednet", compile=True, data=MNIST_INFO)
     keys = list(task.state_dict())

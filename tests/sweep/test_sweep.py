@@ -129,6 +129,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch,
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist_grid", "mnist_variants", "mnist_search"])
 def test_shipped_sweeps_pass_their_checks(name):
     from lightcnn.cli import _import_builtins
