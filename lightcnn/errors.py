@@ -50,7 +50,7 @@ _LIGHTNING_CHECKS = re.compile(
 _FILE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
                 errno.EACCES: "permission denied", errno.ENOTDIR: "a file stands where a folder is needed",
                 errno.EISDIR: "a folder stands where a file is needed", errno.EEXIST: "a file of that name is in the way",
-                errno.ELOOP: "too many levels of symbolic links", errno.ENOENT: "no such file or folder (nor can it be made there)"}
+                errno.ELOOP: "too many levels of symbolic links", errno.ENOENT: "no such file or folder"}
 
 
 def _translate(err: BaseException) -> LightCNNError | None:
