@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
     worker = Worker(spec, checked, storage, extra, on_trial=report, say=lambda m: print(m, file=sys.stderr, flush=True))
     if not a.report:
         worker.run()
+    worker.trials()  # trials of workers that are gone (killed, crashed) are marked interrupted, not shown running
     rows = rows_of(spec, worker.study)  # read once: for the final report and the summary line
     report(worker.study, rows)
     if spec.search is None:  # this command's trials only: with --only, the report shows the others too

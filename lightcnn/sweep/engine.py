@@ -251,6 +251,9 @@ class Worker:
         beat.start()
         try:
             out = run_trial(job, trial)
+        except BaseException:  # SIGTERM (Lightning's SystemExit), Ctrl+C: the study says so now, not "running"
+            self._finish(trial_id, "FAIL", {INTERRUPTED: "the sweep was stopped during the trial"})
+            raise
         finally:
             stop.set()
             beat.join()

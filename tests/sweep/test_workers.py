@@ -55,6 +55,9 @@ def test_a_killed_worker_loses_only_its_trial_and_the_rerun_redoes_it(tmp_path):
     w.send_signal(signal.SIGKILL)
     w.wait()
     stamp = (folder / "first" / "history.json").stat().st_mtime_ns
+    report = worker(path, tmp_path, "--report")  # the dead worker's trial is reported interrupted, not running
+    out, err = report.communicate(timeout=300)
+    assert "1 of 2 trials finished, 1 failed (second)" in out, out + err[-2000:]
     again = worker(path, tmp_path)
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
@@ -64,6 +67,26 @@ def test_a_killed_worker_loses_only_its_trial_and_the_rerun_redoes_it(tmp_path):
     assert "lightcnn:interrupted" in by_key["second"][0].system_attrs
     assert (folder / "first" / "history.json").stat().st_mtime_ns == stamp  # the finished trial did not rerun
     assert "trial 0 first" not in err and [p.name.split(".")[0] for p in (tmp_path / "runs" / "tiny" / ".attempts").iterdir()] == ["second"]
+
+
+def test_a_worker_stopped_by_sigterm_records_its_trial_as_interrupted(tmp_path):
+    """SIGTERM (timeout, a scheduler) mid-trial: exit 143 and the study says 'interrupted' at
+    once, and the report too, not 'running' for a trial nobody runs."""
+    path = write_sweep(tmp_path, "variants:\n  only: {trainer.max_epochs: 50}\n")
+    w = worker(path, tmp_path)
+    folder = tmp_path / "runs" / "tiny"
+    deadline = time.time() + 180
+    while not list(folder.glob("only/checkpoints/*.ckpt")) and time.time() < deadline:  # training, one epoch done
+        time.sleep(0.2)
+    w.send_signal(signal.SIGTERM)
+    _, err = w.communicate(timeout=120)
+    assert w.returncode == 143, err[-3000:]
+    (trial,) = trials_by_key(study_of(tmp_path, "tiny"))["only"]
+    assert trial.state.name == "FAIL" and "lightcnn:interrupted" in trial.system_attrs
+    report = worker(path, tmp_path, "--report")
+    out, err = report.communicate(timeout=300)
+    assert "0 of 1 trials finished, 1 failed (only)" in out, out + err[-2000:]
+    assert "interrupted" in (folder / "sweep.csv").read_text()
 
 
 def _binary(name: str) -> str | None:
