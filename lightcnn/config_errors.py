@@ -140,10 +140,12 @@ def check_config_files(files: list[str]) -> None:
 
 def _yaml_problem(name: str, text: str, err: Exception) -> str:
     """``file:line:column: what is wrong`` for broken YAML, with the usual cause named."""
-    mark = getattr(err, "problem_mark", None)
-    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
     problem = " ".join(str(getattr(err, "problem", None) or err).split())
-    line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+    mark = getattr(err, "problem_mark", None)
+    if mark is None:  # e.g. a ReaderError (a control character): its message names the position
+        return f"{name}: not valid YAML ({problem})"
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
     hint = ("; YAML indents with spaces, and this line has a tab" if "\t" in line[: mark.column + 1]
             else "; check the indentation and the brackets and quotes on this line and the one before")
-    return f"{where}: not valid YAML ({problem}){hint}"
+    return f"{name}:{mark.line + 1}:{mark.column + 1}: not valid YAML ({problem}){hint}"

@@ -226,6 +226,7 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "unknown metric for ModelCheckpoint": (lambda: with_callback("ModelCheckpoint"), ["ModelCheckpoint(monitor='val/accuracy')", "val/f1"]),
     "config not UTF-8": (config_bytes(b"model:\n  lr: \xff\xfe\n"), ["c.yaml is not UTF-8 text (byte 13"]),
     "empty config": (config_bytes(b"# nothing yet\n"), ["c.yaml is empty"]),
+    "config with a control character": (config_bytes(b"model:\n  lr: 0.1\x07\n"), ["c.yaml: not valid YAML", "#x0007"]),
     "config that is a list": (config_bytes(b"- model\n- data\n"), ["c.yaml holds a YAML list"]),
     "IDX sizes overflowing": (idx_sizes_overflow, ["train-images-idx3-ubyte", "header"]),
     "decompression bomb": (decompression_bomb, ["imgs/cat/img_02.png", "decompression bomb"]),
