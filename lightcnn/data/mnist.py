@@ -117,13 +117,13 @@ class MNISTDataModule(InMemoryDataModule):
                 )
             return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
         given = [p for p in (Path(self.root) / self.folder).rglob("*") if p.is_file()]
-        default_root = Path(self.root).resolve() == Path(DEFAULT_ROOT).resolve()
-        fallback = self.offline_fallback if self.offline_fallback is not None else default_root
-        if self.has_fallback and fallback and not given:  # never instead of files the user has
-            return self._fallback(train, reason)
-        if self.has_fallback and self.offline_fallback is None and not given:
-            reason += (f" (the offline 5,000-digit sample stands in only for the default root '{DEFAULT_ROOT}', "
-                       f"not for a root you point at; data.offline_fallback: true allows it here)")
+        if self.has_fallback and not given:  # never instead of files the user has
+            default_root = Path(self.root).resolve() == Path(DEFAULT_ROOT).resolve()
+            if self.offline_fallback or (self.offline_fallback is None and default_root):
+                return self._fallback(train, reason)
+            if self.offline_fallback is None:
+                reason += (f" (the offline 5,000-digit sample stands in only for the default root '{DEFAULT_ROOT}', "
+                           f"not for a root you point at; data.offline_fallback: true allows it here)")
         if given:
             reason += f"; {Path(self.root) / self.folder}/ holds {', '.join(str(p.relative_to(self.root)) for p in given[:4])}" \
                       f"{' ...' if len(given) > 4 else ''} but not the IDX files expected"
