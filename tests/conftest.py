@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
-# Tiers a run takes part in only when its -m expression names them. pyproject's addopts keeps
-# them out of the default run; a -m given on the command line replaces that expression, so
-# `-m "not slow"` (the quick tier) would otherwise pull in the README walk and the DDP tests.
+# Tiers a run takes part in only when its -m expression names them: out of the default run and
+# of `-m "not slow"` (the quick tier), in with `-m cluster`, `-m readme`, `-m labs`. (A filter
+# in pyproject's addopts would not do: a -m on the command line replaces it.)
 OPT_IN_TIERS = ("cluster", "readme", "labs")
 
 

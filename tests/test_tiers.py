@@ -18,7 +18,7 @@ def collected(*args: str) -> list[str]:
 @pytest.mark.slow
 def test_opt_in_tiers_run_only_when_named():
     files = ["tests/test_ddp.py", "tests/test_readme.py", "tests/test_trust_mechanisms.py"]
-    quick = collected("-m", "not slow", *files)  # replaces addopts' -m: the opt-in tiers must still stay out
+    quick = collected("-m", "not slow", *files)  # the opt-in tiers stay out
     assert quick and not any("test_ddp.py" in t or "test_readme.py" in t or "fits_started_together" in t for t in quick), quick
     cluster = collected("-m", "cluster", *files)  # named: in, and the other opt-in tier still out
     assert any("fits_started_together" in t for t in cluster) and all("test_readme.py" not in t for t in cluster), cluster
