@@ -39,11 +39,11 @@ from torch.nn import functional as F
 from lightcnn.cli import _import_builtins
 from lightcnn.cli import main as lightcnn_main
 from lightcnn.registry import BACKBONES
+from overhead import _STAMPS, StepStamps  # its step timing: batch starts, and the end of the last step
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "mnist_classify.yaml"
 WARMUP, BATCH, LR = 50, 128, 3e-3
-_STAMPS: list[float] = []
 _ABLATE: set[str] = set()
 
 
@@ -60,24 +60,14 @@ class NullNet(nn.Module):
         return self.pool(x).flatten(1)
 
 
-class Stamps(L.Callback):
-    """``perf_counter`` at every training batch's start, and at the end of the last step. In
-    ``on_train_start`` it also applies the ablations asked for (``_ABLATE``)."""
+class Stamps(StepStamps):
+    """``overhead.StepStamps``, applying in ``on_train_start`` the ablations asked for (``_ABLATE``)."""
 
     def on_train_start(self, trainer, pl_module) -> None:
         if "metrics" in _ABLATE:
             pl_module.train_acc.update = pl_module.train_loss.update = lambda *a, **k: None
         if "callbacks" in _ABLATE:
             trainer.callbacks = [c for c in trainer.callbacks if isinstance(c, Stamps)]
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        _STAMPS.append(time.perf_counter())
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.last_end = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        _STAMPS.append(self.last_end)  # the last step's end: not the other callbacks' epoch-end work
 
 
 def ms_per_step(stamps: list[float]) -> float:
