@@ -104,7 +104,7 @@ class DataInfo:
         if isinstance(value, DataInfo):
             return value
         if not isinstance(value, Mapping):
-            hint = f": pass its .data_info (data=dm.data_info)" if hasattr(value, "data_info") else ""
+            hint = ": pass its .data_info (data=dm.data_info)" if hasattr(value, "data_info") else ""
             raise LightCNNError(f"{where} must be a DataInfo or a mapping of its fields, got {type(value).__name__}{hint}")
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(value) - known)
