@@ -93,29 +93,35 @@ def split_batches(dm: InMemoryDataModule, split: str) -> Iterator[tuple[torch.Te
 @torch.no_grad()
 @torch.inference_mode()
 def embed_split(
-    task: BaseTask, dm: InMemoryDataModule, split: str, progress: bool = False, forward: Any = None
+    task: BaseTask, dm: InMemoryDataModule, split: str, progress: bool = False, forward: Any = None,
+    precision: str = "32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs of ``task`` (embeddings, or logits for a classifier) and labels for a whole split
     (the task normalises the images itself), without autograd; ``forward`` instead of
     ``task(x)`` (a classifier's ``evaluate``: its test-time augmentation, as ``test`` uses it).
     With ``progress``, a bar on a terminal's stderr and one line with the count and seconds when
-    done."""
+    done. ``precision`` ``"bf16"`` computes under bfloat16 autocast (``lightcnn.precision``); the
+    outputs are float32 either way."""
     import sys
     import time
 
     from tqdm import tqdm
+
+    from lightcnn.precision import autocast
 
     start = time.perf_counter()
     outs, labels = [], []
     with tqdm(total=None, unit="img", desc=f"embedding {split}", file=sys.stderr, leave=False,
               disable=not (progress and sys.stderr.isatty())) as bar:
         for xb, yb in split_batches(dm, split):
-            outs.append((forward or task)(xb))
+            with autocast(precision):
+                outs.append((forward or task)(xb).float())
             labels.append(yb)
             bar.update(len(yb))
     out, y = torch.cat(outs), torch.cat(labels)
     if progress:
-        print(f"embedded {split}: {len(y):,} images in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        kind = "bfloat16" if precision == "bf16" else "float32"
+        print(f"embedded {split}: {len(y):,} images in {time.perf_counter() - start:.1f} s ({kind})", file=sys.stderr)
     return out, y
 
 
