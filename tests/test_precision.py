@@ -73,6 +73,11 @@ def test_bf16_fit_trains_and_notes_an_emulating_cpu(mnist_root, tmp_path, cpu_bf
     (ckpt,) = runs.rglob("best.ckpt")
     weights = torch.load(ckpt, weights_only=True)["state_dict"]
     assert all(w.dtype in (torch.float32, torch.int64) for w in weights.values())  # mixed: the weights stay float32
+    from lightcnn.inference import load_task
+
+    # a channels_last run's task comes back channels_last outside the Trainer too (knn, embed, export)
+    convs = [m.weight for m in load_task(ckpt).modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in convs)
 
 
 @pytest.mark.parametrize("native", [True, False])
