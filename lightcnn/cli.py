@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar, TQDMProgressBar
-from lightning.pytorch.plugins import CheckpointIO, Precision
+from lightning.pytorch.plugins import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
 from lightcnn.callbacks.epoch_lines import EpochLines
@@ -35,7 +35,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
 from lightcnn.precision import note_for_precision
 from lightcnn.precision_plugin import NativeBF16Precision  # noqa: F401  (named by class in configs' trainer.plugins)
-from lightcnn.preflight import check_monitors, check_resume, check_run_name, check_trainer_values
+from lightcnn.preflight import check_monitors, check_precision_choice, check_resume, check_run_name, check_trainer_values
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 from lightcnn.terminal import print_summary, quiet_terminal
@@ -169,6 +169,7 @@ class LightCNNCLI(CLIOverrides):
                 raise LightCNNError(f"--threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         check_trainer_values(cfg["trainer"], self.subcommand)
+        check_precision_choice(cfg["trainer"])
         if self.subcommand in TRAINER_SUBCOMMANDS:
             note = note_for_precision(cfg["trainer"].get("precision"), cfg["trainer"].get("accelerator"))
             self._notes += [note] if note else []
@@ -201,10 +202,6 @@ class LightCNNCLI(CLIOverrides):
             kwargs["logger"] = RunLogger.into(run)
         plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
-        chosen = [type(p).__name__ for p in plugins if isinstance(p, Precision)]
-        if chosen and cfg["trainer"].get("precision") is not None:
-            raise LightCNNError(f"trainer.precision {cfg['trainer']['precision']} and trainer.plugins' {chosen[0]} both set the "
-                                f"precision: keep one (--trainer.plugins null drops the config's plugins)")
         if not any(isinstance(p, CheckpointIO) for p in plugins):  # a config's own CheckpointIO is kept
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         self.trainer_defaults.pop("callbacks", None)

@@ -59,6 +59,47 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
         raise LightCNNError(f"trainer.limit_train_batches={limit:g} trains nothing; give a fraction in (0, 1] or a number of batches >= 1")
 
 
+def check_precision_choice(trainer: dict[str, Any]) -> None:
+    """``trainer.precision`` and a precision plugin in ``trainer.plugins`` (``NativeBF16Precision``)
+    both choose the precision; Lightning refuses the pair only once the Trainer is built.
+
+    Raises:
+        LightCNNError: both are set (named), with the way to keep one.
+    """
+    precision = trainer.get("precision")
+    if precision is None:
+        return
+    plugins = trainer.get("plugins") or []
+    for plugin in plugins if isinstance(plugins, list) else [plugins]:
+        cls = _plugin_class(plugin)
+        if cls is not None and _is_precision_plugin(cls):
+            raise LightCNNError(f"trainer.precision {precision} and trainer.plugins' {cls.__name__} both set the precision: "
+                                f"keep one (--trainer.plugins null drops the config's plugins)")
+
+
+def _plugin_class(plugin: Any) -> type | None:
+    """The class of a ``trainer.plugins`` entry: parsed (``class_path``) or already built; ``None``
+    for Lightning's plugin names (strings)."""
+    if isinstance(plugin, str):
+        return None
+    path = plugin.get("class_path") if hasattr(plugin, "get") else None
+    if not isinstance(path, str):
+        return type(plugin)
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None  # the parser has already said what is wrong with the path
+
+
+def _is_precision_plugin(cls: type) -> bool:
+    from lightning.pytorch.plugins.precision import Precision
+
+    return isinstance(cls, type) and issubclass(cls, Precision)
+
+
 def check_resume(state: dict, ckpt: str, trainer: dict[str, Any]) -> None:
     """A fit resumed from a checkpoint that has already reached ``max_epochs`` / ``max_steps``
     would train nothing and leave nothing new.

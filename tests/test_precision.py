@@ -115,3 +115,25 @@ def test_native_bf16_plugin_in_a_fit_and_its_conflict_with_trainer_precision(mni
     assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), *plugin, "--trainer.precision", "32-true"]) == 2
     assert ("trainer.precision 32-true and trainer.plugins' NativeBF16Precision both set the precision: keep one"
             in capsys.readouterr().err)
+
+
+def test_precision_and_a_precision_plugin_are_refused_before_anything_runs(tmp_path, monkeypatch, capsys):
+    from lightcnn.cli import main
+    from lightcnn.preflight import check_precision_choice
+    from tests.conftest import REPO
+
+    plugin = {"class_path": "lightcnn.precision_plugin.NativeBF16Precision"}
+    with pytest.raises(LightCNNError, match=r"^trainer.precision 32-true and trainer.plugins' NativeBF16Precision both set"):
+        check_precision_choice({"precision": "32-true", "plugins": [plugin]})
+    check_precision_choice({"precision": None, "plugins": [plugin]})  # the plugin alone
+    check_precision_choice({"precision": "bf16-mixed", "plugins": [{"class_path": "lightcnn.checkpoint_io.AtomicCheckpointIO"}]})
+    check_precision_choice({"precision": "bf16-mixed", "plugins": "some_registered_name"})
+    # a sweep says so for the file, before any trial runs or anything is written
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"base: {REPO / 'configs' / 'cifar10_fast.yaml'}\noverrides:\n  trainer.precision: 32-true\n"
+                     f"variants:\n  a: {{}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--config", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert f"{sweep}: overrides: trainer.precision 32-true and trainer.plugins' NativeBF16Precision both set the precision" in err
+    assert not (tmp_path / "runs").exists()

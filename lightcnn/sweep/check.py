@@ -15,6 +15,7 @@ from lightcnn.cli import LightCNNCLI
 from lightcnn.errors import user_error_in
 from lightcnn.config_errors import explain
 from lightcnn.errors import LightCNNError
+from lightcnn.preflight import check_precision_choice
 from lightcnn.report.spec import known_metrics
 from lightcnn.sweep.spec import SweepSpec, to_args
 
@@ -71,6 +72,7 @@ def check_sweep(spec: SweepSpec, extra: list[str]) -> Checked:
             args += ["--seed_everything", str(spec.plans[0].seed)]
         try:
             parsed = parser.parse_args(args)
+            check_precision_choice(parsed.get("trainer") or {})
             # Build the task and the DataModule (not the Trainer: no folder, no data read), so that
             # what only their constructors check (backbone_args, batch sizes) is checked now too.
             parser.instantiate_classes(parsed)
