@@ -242,14 +242,16 @@ class BaseTask(NonFiniteCheck, LightningModule):
 
     def on_train_epoch_end(self) -> None:
         if self.train_loss.update_count:
-            self.log("train/loss_epoch", self.train_loss.compute())  # reduced across ranks by torchmetrics
+            # Reduced across ranks by torchmetrics already; sync_dist (a mean of equal values) says so
+            # to Lightning, which otherwise warns under DDP. The same for the scalars below.
+            self.log("train/loss_epoch", self.train_loss.compute(), sync_dist=True)
             self.train_loss.reset()
         if self._epoch_start is not None:
             seconds = time.perf_counter() - self._epoch_start
             self._fit_seconds += seconds
-            self.log("time/epoch_s", seconds)
-            self.log("time/fit_s", self._fit_seconds)
-        self.log("model/params", float(self.num_parameters))
+            self.log("time/epoch_s", seconds, sync_dist=True)
+            self.log("time/fit_s", self._fit_seconds, sync_dist=True)
+        self.log("model/params", float(self.num_parameters), sync_dist=True)
 
     def configure_callbacks(self) -> list[Callback]:
         """``best.ckpt`` (by ``self.monitor``) and ``last.ckpt`` (every epoch) in the run folder's

@@ -134,7 +134,7 @@ class ClassificationTask(BaseTask):
             kept += [Misclassified(xi, int(yi), pi) for xi, yi, pi in zip(x[wrong].detach().cpu(), y[wrong].cpu(), probs)]
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/acc", self.train_acc.compute())  # torchmetrics has reduced across ranks
+        self.log("train/acc", self.train_acc.compute(), sync_dist=True)  # torchmetrics has reduced across ranks
         self.train_acc.reset()
         super().on_train_epoch_end()
 
