@@ -44,8 +44,7 @@ def load_task(ckpt: str | Path) -> BaseTask:
         task = cls(**hparams)
         task.on_load_checkpoint(state)
         task.load_state_dict(state["state_dict"])
-        if task.hparams.get("channels_last"):  # as setup() does in a fit: else oneDNN reorders the weights every batch (4x slower)
-            task.to(memory_format=torch.channels_last)
+        task.apply_memory_format()  # as setup() does in a fit
     except LightCNNError:
         raise
     except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:
