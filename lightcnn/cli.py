@@ -200,12 +200,13 @@ class LightCNNCLI(CLIOverrides):
         kwargs["default_root_dir"] = str(run)  # the run folder: lightcnn's callbacks write here
         if cfg["trainer"].get("logger") in (None, True):
             kwargs["logger"] = RunLogger.into(run)
-        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        trainer_init = self._get(self.config_init, "trainer", default={})
+        plugins = trainer_init.get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):  # a config's own CheckpointIO is kept
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         self.trainer_defaults.pop("callbacks", None)
-        given = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+        given = trainer_init.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
         if cfg["trainer"].get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
             # Lightning's default bar refreshes on every step: ~1.5 ms of Python per step here, a few

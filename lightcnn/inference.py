@@ -113,10 +113,9 @@ def embed_split(
     start = time.perf_counter()
     outs, labels = [], []
     with tqdm(total=None, unit="img", desc=f"embedding {split}", file=sys.stderr, leave=False,
-              disable=not (progress and sys.stderr.isatty())) as bar:
+              disable=not (progress and sys.stderr.isatty())) as bar, autocast(precision):
         for xb, yb in split_batches(dm, split):
-            with autocast(precision):
-                outs.append((forward or task)(xb).float())
+            outs.append((forward or task)(xb).float())
             labels.append(yb)
             bar.update(len(yb))
     out, y = torch.cat(outs), torch.cat(labels)

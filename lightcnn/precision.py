@@ -1,8 +1,8 @@
 """bfloat16 where the hardware computes it natively.
 
 On CPUs with AMX or AVX512-BF16 units (Intel Sapphire Rapids and later, AMD Zen 4 and later)
-oneDNN's bf16 convolutions run 3-4x faster than float32 (BENCHMARKS.md: half-width fastnet
-911 -> 2,837 img/s training on two cores). On CPUs without them bf16 is emulated and slower
+oneDNN's bf16 convolutions train 1.9-3.2x faster than float32 (BENCHMARKS.md, "bfloat16 on the
+CPU": full-width fastnet 390 -> 1,251 img/s on two cores). On CPUs without them bf16 is emulated and slower
 than float32, so lightcnn never switches to it silently for training: ``note_for_precision``
 says so when a config asks for it there. Inference commands (``knn``, ``embed``) take
 ``--precision auto``, which uses bf16 exactly where it is native and says which it used.

@@ -8,14 +8,19 @@ import numpy as np
 
 from lightcnn.commands.common import checkpoint_and_data
 
-PRECISION_HELP = "auto (default): bfloat16 where the CPU computes it natively (AMX, AVX512-BF16), else float32; 32; bf16"
+
+def _add_precision(p: argparse.ArgumentParser) -> None:
+    # the choices of lightcnn.precision.CHOICES, spelled out: that module imports torch, and
+    # argument errors are answered before torch is imported
+    p.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"],
+                   help="auto (default): bfloat16 where the CPU computes it natively (AMX, AVX512-BF16), else float32; 32; bf16")
 
 
 def embed(argv: list[str]) -> int:
     def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--split", default="test", choices=["train", "val", "test"])
         p.add_argument("--out", default="embeddings.npz", help="npz with embeddings, labels, class_names")
-        p.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"], help=PRECISION_HELP)
+        _add_precision(p)
 
     a, task, dm = checkpoint_and_data("lightcnn embed", "Write a split's embeddings and labels.", argv, extra)
     from lightcnn.inference import embed_split, save_npz
@@ -36,7 +41,7 @@ def knn(argv: list[str]) -> int:
         p.add_argument("--k", type=int, default=5)
         p.add_argument("--reference", default="train", choices=["train", "val", "test"])
         p.add_argument("--query", default="test", choices=["train", "val", "test"])
-        p.add_argument("--precision", default="auto", choices=["auto", "32", "bf16"], help=PRECISION_HELP)
+        _add_precision(p)
 
     a, task, dm = checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra)
     from lightcnn.inference import embed_split, knn_classify
