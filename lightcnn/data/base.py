@@ -21,6 +21,7 @@ from lightcnn.data.images import convert_images
 from lightcnn.data.info import DataInfo
 from lightcnn.data.on_device import AugmentOnDevice
 from lightcnn.data.splits import val_split
+from lightcnn.data.stats import channel_mean_std
 from lightcnn.errors import LightCNNError
 from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBatches
 
@@ -238,9 +239,9 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
             tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
         self.splits["train"], self.splits["val"] = (x[tr], y[tr]), self.splits["test"] if self.val_on_test else (x[va], y[va])
         if self.mean is None or self.std is None:
-            xf = self.splits["train"][0].double().div_(255)
-            self.mean = self.mean or xf.mean(dim=(0, 2, 3)).tolist()
-            self.std = self.std or xf.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
+            mean, std = channel_mean_std(self.splits["train"][0])
+            self.mean = self.mean or mean
+            self.std = self.std or [max(s, 1e-6) for s in std]
 
     # --- loaders ------------------------------------------------------------------------------
     def _loader(self, split: str, train: bool) -> DataLoader:
