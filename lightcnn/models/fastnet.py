@@ -9,7 +9,9 @@ options (off by default; ``benchmarks/airbench_tricks.py`` measures each):
   training images' 2x2 patches (its weights then stay fixed; its bias trains);
 - ``dirac``: every 3x3 conv starts as the identity on its first ``in_channels`` filters.
 
-Difference from airbench: the BatchNorm scales train (the task's head brings its own bias).
+Three more of its settings are options too, for its learning rates (``configs/cifar10_gpu_fast.yaml``):
+``bn_weight: false`` (BatchNorm scales fixed at 1), ``bn_momentum: 0.4`` and ``out_scale: 1/9``
+(the features, hence the logits of a bias-free head, scaled down). Defaults: torch's BatchNorm.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from lightcnn.errors import LightCNNError
 from lightcnn.registry import BACKBONES
 
 
-def _group(c_in: int, c_out: int) -> nn.Sequential:
+def _norm(c: int, momentum: float, weight: bool) -> nn.BatchNorm2d:
+    norm = nn.BatchNorm2d(c, momentum=momentum)
+    norm.weight.requires_grad_(weight)  # fixed at 1 when not trained (airbench)
+    return norm
+
+
+def _group(c_in: int, c_out: int, momentum: float = 0.1, weight: bool = True) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.GELU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU(),
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2), _norm(c_out, momentum, weight), nn.GELU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), _norm(c_out, momentum, weight), nn.GELU(),
     )
 
 
@@ -55,11 +63,16 @@ class FastNet(nn.Module):
             fit starts (``init_from_data``), as filters and their negatives, and keep it fixed.
             Needs an even ``stem`` of at most ``2 * in_channels * 4``.
         dirac: start each 3x3 conv as the identity on its first ``in_channels`` output filters.
+        bn_weight: train the BatchNorm scales (false: fixed at 1; the net is then invariant to
+            the scale of each conv's weights, and a high learning rate works; airbench: false).
+        bn_momentum: BatchNorm's running-statistics momentum, torch's convention (airbench: 0.4).
+        out_scale: multiply the pooled features by this (airbench: 1/9, with a head without bias).
     """
 
     def __init__(
         self, in_channels: int = 3, image_size: int = 32, widths: Sequence[int] = (64, 256, 256), stem: int = 24,
-        width: float = 1.0, whiten: bool = False, dirac: bool = False,
+        width: float = 1.0, whiten: bool = False, dirac: bool = False, bn_weight: bool = True,
+        bn_momentum: float = 0.1, out_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if width <= 0 or stem < 1 or len(widths) != 3 or min(widths) < 1 or image_size < 16:
@@ -67,6 +80,9 @@ class FastNet(nn.Module):
                 f"fastnet: need width > 0, stem >= 1, three positive widths and image_size >= 16; "
                 f"got width={width}, stem={stem}, widths={list(widths)}, image_size={image_size}"
             )
+        if not 0.0 < bn_momentum <= 1.0 or not out_scale > 0:
+            raise LightCNNError(f"fastnet: need 0 < bn_momentum <= 1 and out_scale > 0; got bn_momentum={bn_momentum}, "
+                                f"out_scale={out_scale}")
         if whiten and (stem % 2 or stem > 2 * in_channels * 4):
             raise LightCNNError(
                 f"fastnet: whiten needs an even stem of at most {2 * in_channels * 4} (2 x {in_channels} channels x 2 x 2 "
@@ -75,11 +91,12 @@ class FastNet(nn.Module):
         chans = [max(1, round(w * width)) for w in widths]
         self.layers = nn.Sequential(
             nn.Conv2d(in_channels, stem, 2), nn.GELU(),
-            _group(stem, chans[0]), _group(chans[0], chans[1]), _group(chans[1], chans[2]),
+            _group(stem, chans[0], bn_momentum, bn_weight), _group(chans[0], chans[1], bn_momentum, bn_weight),
+            _group(chans[1], chans[2], bn_momentum, bn_weight),
             nn.AdaptiveMaxPool2d(1), nn.Flatten(),
         )
         self.num_features = chans[2]
-        self.whiten = whiten
+        self.whiten, self.out_scale = whiten, out_scale
         if whiten:
             self.stem.weight.requires_grad_(False)  # the whitening transform stays; its bias trains
         if dirac:
@@ -102,4 +119,5 @@ class FastNet(nn.Module):
         self.stem.weight.copy_(torch.cat([filters, -filters]).to(self.stem.weight))
 
     def forward(self, x):  # noqa: ANN001, ANN201
-        return self.layers(x)
+        x = self.layers(x)
+        return x * self.out_scale if self.out_scale != 1.0 else x

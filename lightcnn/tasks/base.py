@@ -175,7 +175,10 @@ class BaseTask(NonFiniteCheck, LightningModule):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(B, num_features)`` of images ``(B, C, H, W)`` in [0, 1]."""
-        x = self.normalize(x)
+        # In the model's own float type: under a "true" precision (``bf16-true``, ``16-true``) the
+        # weights are half-size and a float32 batch would not match them; under autocast the model
+        # stays float32 and this changes nothing.
+        x = self.normalize(x.to(self.normalize.mean.dtype))
         # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)

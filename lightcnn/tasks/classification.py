@@ -36,6 +36,8 @@ class ClassificationTask(BaseTask):
             view is also mirrored). 0 = off.
         micro: also log micro-averaged precision, recall and F1 (``{stage}/micro_precision``,
             ``micro_recall``, ``micro_f1``; the notebooks' pooled one-vs-rest counts).
+        head_bias: give the linear head a bias (airbench's head has none: with ``fastnet``'s
+            ``out_scale`` the logits are then the scaled features' projection alone).
         f_beta: also log the F-beta score with this beta (``{stage}/fbeta``, macro, and per
             class; ``micro_fbeta`` with ``micro``). ``null``: F1 only.
         **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
@@ -65,7 +67,7 @@ class ClassificationTask(BaseTask):
 
     def __init__(
         self, label_smoothing: float = 0.0, tta_flip: bool = False, tta_translate: int = 0,
-        micro: bool = False, f_beta: float | None = None, **kwargs: Any,
+        micro: bool = False, f_beta: float | None = None, head_bias: bool = True, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if f_beta is not None and not f_beta > 0:
@@ -76,7 +78,7 @@ class ClassificationTask(BaseTask):
         if not 0 <= tta_translate < self.image_size // 2:
             raise LightCNNError(f"model.tta_translate must be in 0..{self.image_size // 2 - 1} pixels for "
                                 f"{self.image_size}-pixel images, got {tta_translate}")
-        self.head = nn.Linear(self.backbone.num_features, self.num_classes)
+        self.head = nn.Linear(self.backbone.num_features, self.num_classes, bias=head_bias)
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         # validate_args=False: per step, the labels were checked when the data was read and the
         # logits have num_classes columns by construction (saves a fifth of the update's cost)

@@ -191,3 +191,31 @@ def test_compile_compiles_the_backbone_in_place_and_keeps_checkpoint_keys() -> N
     plain = ClassificationTask(backbone="speednet", data=MNIST_INFO)
     plain.setup("fit")
     assert plain.backbone._compiled_call_impl is None
+
+
+def test_airbench_net_options_fix_bn_scales_scale_the_features_and_drop_the_head_bias() -> None:
+    net = FastNet(width=0.25, bn_weight=False, bn_momentum=0.4, out_scale=0.5)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 6 and all(not n.weight.requires_grad and n.bias.requires_grad and n.momentum == 0.4 for n in norms)
+    plain = FastNet(width=0.25)
+    plain.load_state_dict(net.state_dict())  # same keys and shapes: checkpoints interchange
+    x = torch.randn(4, 3, 32, 32)
+    net.eval(), plain.eval()
+    assert torch.allclose(net(x), 0.5 * plain(x), atol=1e-6)  # the features, scaled
+    assert all(n.weight.requires_grad and n.momentum == 0.1 for n in plain.modules() if isinstance(n, torch.nn.BatchNorm2d))
+    task = ClassificationTask(backbone="fastnet", backbone_args={"width": 0.25, "bn_weight": False}, head_bias=False,
+                              optimizer="sgd", lr=0.1, norm_bias_lr=64, data=CIFAR_INFO)
+    assert task.head.bias is None
+    opt = task.configure_optimizers()
+    trained = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not any(id(n.weight) in trained for n in task.modules() if isinstance(n, torch.nn.BatchNorm2d))
+    assert len(trained) == sum(p.requires_grad for p in task.parameters())
+    with pytest.raises(LightCNNError, match=r"0 < bn_momentum <= 1 and out_scale > 0; got bn_momentum=0.0, out_scale=1.0"):
+        FastNet(bn_momentum=0.0)
+
+
+def test_a_true_bf16_model_takes_float32_batches() -> None:
+    # trainer.precision bf16-true makes the weights bf16; the data's batches arrive in float32
+    task = ClassificationTask(backbone="fastnet", backbone_args={"width": 0.25}, data=CIFAR_INFO).to(torch.bfloat16).eval()
+    out = task(torch.rand(2, 3, 32, 32))
+    assert out.dtype == torch.bfloat16 and out.shape == (2, 10)
