@@ -1,22 +1,23 @@
 """Every GPU measurement of the speed issue in one run, for a lent GPU machine with little time.
 
     python ../shared/data/materialize.py .data
-    python benchmarks/gpu.py --root .data --out benchmarks/results/gpu.json --budget 420
+    python benchmarks/gpu.py --root .data --out benchmarks/results/gpu.json --budget 600
 
 Each job writes its result into ``--out`` as soon as it ends, so a run cut short keeps what it
 measured; jobs run in order of importance and a job that would start after ``--budget`` seconds
 is skipped (and says so). The jobs:
 
-- ``lightcnn fit --test true`` of ``configs/cifar10_gpu_fast.yaml`` (at 10, 15, 20 and, unless a
-  shorter run reached 94 %, 30 epochs) and of the MNIST configs, on the GPU, each in a fresh
-  process as a user runs it: the whole command's seconds, the training seconds (``time/fit_s`` of the run's own history: the epochs, validation included),
-  the test accuracy, per-epoch validation accuracy; variants with more epochs, without the
-  progress bar, and with ``model.compile``;
+- ``lightcnn fit --test true`` of ``configs/cifar10_gpu_fast.yaml`` (10-13 epochs, eager and
+  compiled, bf16 autocast and ``bf16-true``, three seeds) and of ``configs/mnist_speedrun.yaml``
+  (batch 256 and 512), on the GPU, each in a fresh process as a user runs it: the whole
+  command's seconds, the training seconds (``time/fit_s`` of the run's own history: the epochs,
+  validation included), the test accuracy, per-epoch validation accuracy;
 - a plain PyTorch loop of the same CIFAR-10 recipe (the same module, data kept on the GPU as
   uint8, flip + reflect-crop done with plain tensor ops, bf16 autocast, channels_last, the same
-  SGD parameter groups and one-cycle schedule, an EMA of the weights) over the same epochs: its
+  SGD parameter groups and one-cycle schedule, Lookahead as the config has it) over 10 epochs, eager: its
   training seconds and test accuracy, so lightcnn's share of the training time is measured in
-  the same run.
+  the same run; and a ``torch.profiler`` table of 30 of its steps;
+- ``benchmarks/startup.py`` on that machine (one round).
 
 ``--smoke`` runs every job at a tiny size (for checking the script itself, on CPU too with
 ``--accelerator cpu``).
@@ -67,19 +68,26 @@ def fit(config: Path, name: str, extra: list[str], a: argparse.Namespace) -> dic
     return {"command_s": round(command_s, 2), "args": extra, **history_of(a.runs, name)}
 
 
-def plain_cifar(a: argparse.Namespace, epochs: int) -> dict[str, Any]:
-    """The CIFAR-10 GPU recipe as a hand-written loop over the same module and data."""
+def plain_cifar(a: argparse.Namespace, epochs: int, weights: str = "autocast", profile: Path | None = None) -> dict[str, Any]:
+    """The CIFAR-10 GPU recipe as a hand-written loop over the same module and data.
+
+    ``weights``: ``autocast`` (float32 weights, bf16 autocast: what the config's ``bf16-mixed``
+    does) or ``bf16`` (bf16 weights with BatchNorm in float32, no autocast: airbench's way, in
+    bf16). ``profile``: run 30 steps under ``torch.profiler`` instead and write its table there."""
     import torch
     import yaml
     from torch.nn import functional as F
 
+    from lightcnn.callbacks.lookahead import Lookahead
     from lightcnn.commands.common import datamodule_from_config
     from lightcnn.tasks import ClassificationTask
     from lightcnn.tasks.optim import parameter_groups
 
     dev = torch.device("cuda" if a.accelerator == "gpu" else "cpu")
+    torch.backends.cudnn.benchmark = True  # as the config's trainer.benchmark
     cfg = yaml.safe_load(CIFAR.read_text())
     init = dict(cfg["model"]["init_args"])
+    lookahead = any("Lookahead" in c["class_path"] for c in cfg["trainer"].get("callbacks", []))
     dm = datamodule_from_config(str(CIFAR), ["--data.root", a.root, "--trainer.accelerator", a.accelerator])
     dm.setup("fit")
     dm.setup("test")
@@ -91,14 +99,31 @@ def plain_cifar(a: argparse.Namespace, epochs: int) -> dict[str, Any]:
     task = ClassificationTask(**init, data=dm.data_info).to(dev).to(memory_format=torch.channels_last).train()
     if hasattr(task.backbone, "init_from_data"):  # the whitening stem, from 5,000 training images as in lightcnn
         task.backbone.init_from_data(task.normalize(x[:5000].float().div(255)))
+    autocast = weights == "autocast" and dev.type == "cuda"
+    if weights == "bf16":
+        task = task.to(torch.bfloat16)
+        for m in task.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.float()
     groups = parameter_groups(task, init["lr"], init["weight_decay"], float(init.get("norm_bias_lr", 1.0)))
     opt = torch.optim.SGD(groups, lr=init["lr"], momentum=init["momentum"], nesterov=init["nesterov"],
                           weight_decay=init["weight_decay"])  # as lightcnn's optim.optimizer_and_schedule
     steps_per_epoch = len(y) // batch if len(y) > batch else 1
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=epochs * steps_per_epoch,
-                                                pct_start=init.get("warmup_pct", 0.2))
-    ema = [p.detach().clone() for p in task.parameters()] + [b.detach().clone() for b in task.buffers() if b.is_floating_point()]
+    total = epochs * steps_per_epoch if profile is None else 40  # the profile takes 35 steps
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=total,
+                                                pct_start=init.get("warmup_pct", 0.2),
+                                                cycle_momentum=bool(init.get("cycle_momentum", True)))
     live = list(task.parameters()) + [b for b in task.buffers() if b.is_floating_point()]
+    slow = [p.detach().clone() for p in live]
+
+    def average(step: int) -> None:  # Lookahead (every 5 steps, ramped decay) or an EMA of 0.98
+        if lookahead:
+            if step % 5 == 0 or step == total:
+                d = 1.0 if step == total else Lookahead().decay * (step / total) ** 3
+                torch._foreach_lerp_(slow, [p.detach() for p in live], 1 - d)
+                torch._foreach_copy_([p.data for p in live], slow)
+        else:
+            torch._foreach_lerp_(slow, [p.detach() for p in live], 1 - 0.98)
 
     def augment(xb: torch.Tensor) -> torch.Tensor:
         xb = torch.where(torch.rand(len(xb), 1, 1, 1, device=dev) < 0.5, xb.flip(3), xb)
@@ -112,36 +137,59 @@ def plain_cifar(a: argparse.Namespace, epochs: int) -> dict[str, Any]:
                 out[m] = padded[m, :, dy:dy + h, dx:dx + w]
         return out
 
+    dtype = torch.bfloat16 if weights == "bf16" else torch.float32
+
+    def step(i: int, perm: torch.Tensor, n: int) -> None:
+        idx = perm[i * batch:(i + 1) * batch]
+        xb = augment(x[idx].to(dtype).div_(255))  # the task normalises, as in lightcnn
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+            loss = F.cross_entropy(task(xb), y[idx].long(), label_smoothing=init.get("label_smoothing", 0.0))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        average(n)
+
     def sync() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    if profile is not None:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as prof
+
+        perm = torch.randperm(len(y), device=dev)
+        for i in range(5):  # warm-up (cuDNN's algorithm search)
+            step(i % steps_per_epoch, perm, i + 1)
+        sync()
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+        with prof(activities=acts) as p:
+            for i in range(30):
+                step(i % steps_per_epoch, perm, i + 6)
+            sync()
+        key = "cuda_time_total" if dev.type == "cuda" else "cpu_time_total"
+        profile.write_text(p.key_averages().table(sort_by=key, row_limit=45))
+        return {"profile": str(profile)}
     sync()
     t = time.perf_counter()
+    n = 0
     for _ in range(epochs):
         perm = torch.randperm(len(y), device=dev)
         for i in range(steps_per_epoch):
-            idx = perm[i * batch:(i + 1) * batch]
-            xb = augment(x[idx].float().div_(255))
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                loss = F.cross_entropy(task(xb), y[idx].long(), label_smoothing=init.get("label_smoothing", 0.0))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            torch._foreach_lerp_(ema, live, 1 - 0.98)
+            n += 1
+            step(i, perm, n)
     sync()
     train_s = time.perf_counter() - t
-    for e, p in zip(ema, live):
-        p.data.copy_(e)
+    if not lookahead:
+        torch._foreach_copy_([p.data for p in live], slow)
     task.eval()
     correct = 0
-    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
         for i in range(0, len(yt), 2000):
-            xb = xt[i:i + 2000].float().div(255)
-            correct += int(((task(xb) + task(xb.flip(3))).argmax(1) == yt[i:i + 2000]).sum())
-    return {"epochs": epochs, "train_s": round(train_s, 2), "test_acc_flip_tta": correct / len(yt),
-            "img_s": round(epochs * steps_per_epoch * batch / train_s)}
+            xb = xt[i:i + 2000].to(dtype).div(255)
+            correct += int(task.evaluate(xb).argmax(1).eq(yt[i:i + 2000]).sum())
+    return {"epochs": epochs, "weights": weights, "train_s": round(train_s, 2), "test_acc_tta": correct / len(yt),
+            "img_s": round(total * batch / train_s), "averaging": "lookahead" if lookahead else "ema 0.98"}
 
 
 def info() -> dict[str, Any]:
@@ -176,26 +224,46 @@ def main() -> None:
     start = time.perf_counter()
     results: dict[str, Any] = {"budget_s": a.budget}
     cifar_epochs = 10
-    def unless_reached(name: str, extra: list[str]) -> dict[str, Any]:
-        """A longer schedule, only when no CIFAR-10 run so far reached 94 % test."""
-        best = max((r.get("test_acc") or 0 for k, r in results.items() if k.startswith("cifar10_gpu_fast")), default=0)
-        return {"skipped": f"a shorter run reached {best:.4f}"} if best >= 0.94 else fit(CIFAR, name, extra, a)
+    logs = a.logs
 
+    def startup() -> dict[str, Any]:
+        out = a.out.parent / "startup.json"
+        done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "startup.py"), "--root", a.root, "--repeats", "1",
+                               "--out", str(out)], capture_output=True, text=True)
+        (logs / "startup.log").write_text(done.stdout + done.stderr)
+        return json.loads(out.read_text()) if out.exists() else {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+
+    def cifar(name: str, *extra: str) -> tuple[str, Callable[[], dict[str, Any]]]:
+        return name, lambda: fit(CIFAR, name, list(extra), a)
+
+    def mnist(name: str, *extra: str) -> tuple[str, Callable[[], dict[str, Any]]]:
+        return name, lambda: fit(SPEEDRUN, name, ["--data.data_on_device", "true", *extra], a)
+
+    eager, compiled, true_bf16 = ("--model.compile", "false"), ("--model.compile", "true"), ("--trainer.precision", "bf16-true")
+    ep = lambda n: ("--trainer.max_epochs", str(n))  # noqa: E731
     jobs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("info", info),
+        cifar("cifar10_gpu_fast_10ep_eager", *ep(10), *eager),
         ("cifar10_plain_loop", lambda: plain_cifar(a, 1 if a.smoke else cifar_epochs)),
-        ("cifar10_gpu_fast", lambda: fit(CIFAR, "cifar10_gpu_fast", ["--trainer.max_epochs", "10"], a)),
-        ("cifar10_gpu_fast_15ep", lambda: fit(CIFAR, "cifar10_gpu_fast_15ep", ["--trainer.max_epochs", "15"], a)),
-        ("mnist_fast_on_device", lambda: fit(MNIST, "mnist_fast_on_device", ["--data.data_on_device", "true"], a)),
-        ("mnist_speedrun_on_device", lambda: fit(SPEEDRUN, "mnist_speedrun_on_device", ["--data.data_on_device", "true"], a)),
-        ("cifar10_gpu_fast_20ep", lambda: fit(CIFAR, "cifar10_gpu_fast_20ep", ["--trainer.max_epochs", "20"], a)),
-        ("mnist_fast_bar_off_on_device", lambda: fit(MNIST, "mnist_fast_bar_off_on_device",
-                                                     ["--data.data_on_device", "true", "--trainer.enable_progress_bar", "false"], a)),
-        ("cifar10_gpu_fast_no_bar", lambda: fit(CIFAR, "cifar10_gpu_fast_no_bar",
-                                                ["--trainer.max_epochs", "10", "--trainer.enable_progress_bar", "false"], a)),
-        ("cifar10_gpu_fast_30ep", lambda: unless_reached("cifar10_gpu_fast_30ep", ["--trainer.max_epochs", "30"])),
-        ("cifar10_gpu_fast_compile", lambda: fit(CIFAR, "cifar10_gpu_fast_compile",
-                                                 ["--trainer.max_epochs", "10", "--model.compile", "true"], a)),
+        ("cifar10_plain_profile", lambda: plain_cifar(a, 1, profile=logs / "profile_autocast.txt")),
+        ("cifar10_plain_loop_bf16_weights", lambda: plain_cifar(a, 1 if a.smoke else cifar_epochs, weights="bf16")),
+        mnist("mnist_speedrun_on_device"),
+        cifar("cifar10_gpu_fast_13ep_eager", *ep(13), *eager),
+        cifar("cifar10_gpu_fast_10ep_eager_bf16_true", *ep(10), *eager, *true_bf16),
+        cifar("cifar10_gpu_fast_10ep_compiled", *ep(10), *compiled),
+        mnist("mnist_speedrun_b512_lr015_on_device", "--data.batch_size", "512", "--model.lr", "0.015"),
+        ("cifar10_plain_profile_bf16_weights", lambda: plain_cifar(a, 1, weights="bf16", profile=logs / "profile_bf16.txt")),
+        ("startup", startup),
+        # the second pass (same lease): compiled, more epochs, true bf16, other seeds
+        cifar("cifar10_gpu_fast_10ep_compiled_bf16_true", *ep(10), *compiled, *true_bf16),
+        cifar("cifar10_gpu_fast_11ep_compiled", *ep(11), *compiled),
+        cifar("cifar10_gpu_fast_11ep_compiled_bf16_true", *ep(11), *compiled, *true_bf16),
+        cifar("cifar10_gpu_fast", *ep(12), *compiled),  # the shipped config
+        cifar("cifar10_gpu_fast_10ep_compiled_seed1", *ep(10), *compiled, "--seed_everything", "1"),
+        cifar("cifar10_gpu_fast_10ep_compiled_seed2", *ep(10), *compiled, "--seed_everything", "2"),
+        cifar("cifar10_gpu_fast_10ep_compiled_bf16_true_seed1", *ep(10), *compiled, *true_bf16, "--seed_everything", "1"),
+        mnist("mnist_speedrun_on_device_seed1", "--seed_everything", "1"),
+        mnist("mnist_speedrun_b512_lr02_on_device", "--data.batch_size", "512", "--model.lr", "0.02"),
     ]
     only = set(filter(None, a.only.split(",")))
     for name, job in jobs:
