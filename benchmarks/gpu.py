@@ -241,6 +241,7 @@ def main() -> None:
 
     eager, compiled, true_bf16 = ("--model.compile", "false"), ("--model.compile", "true"), ("--trainer.precision", "bf16-true")
     ep = lambda n: ("--trainer.max_epochs", str(n))  # noqa: E731
+    all50k = ("--data.val_size", "0", "--data.val_on_test", "true", "--trainer.check_val_every_n_epoch", "10", *ep(10))
     jobs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("info", info),
         cifar("cifar10_gpu_fast_10ep_eager", *ep(10), *eager),
@@ -264,6 +265,14 @@ def main() -> None:
         cifar("cifar10_gpu_fast_10ep_compiled_bf16_true_seed1", *ep(10), *compiled, *true_bf16, "--seed_everything", "1"),
         mnist("mnist_speedrun_on_device_seed1", "--seed_everything", "1"),
         mnist("mnist_speedrun_b512_lr02_on_device", "--data.batch_size", "512", "--model.lr", "0.02"),
+        # the third pass: all 50,000 training images (validated once, after the last epoch), MNIST batch 384/512
+        cifar("cifar10_gpu_fast_10ep_all50k_compiled_bf16_true", *all50k, *true_bf16),
+        mnist("mnist_speedrun_b512_lr02_on_device_seed1", "--data.batch_size", "512", "--model.lr", "0.02", "--seed_everything", "1"),
+        mnist("mnist_speedrun_b512_lr02_warmup02_on_device", "--data.batch_size", "512", "--model.lr", "0.02", "--model.warmup_pct", "0.2"),
+        cifar("cifar10_gpu_fast_10ep_all50k_compiled_bf16_true_seed1", *all50k, *true_bf16, "--seed_everything", "1"),
+        mnist("mnist_speedrun_b384_lr012_on_device", "--data.batch_size", "384", "--model.lr", "0.012"),
+        cifar("cifar10_gpu_fast_10ep_all50k_compiled", *all50k),
+        mnist("mnist_speedrun_b512_lr025_on_device", "--data.batch_size", "512", "--model.lr", "0.025"),
     ]
     only = set(filter(None, a.only.split(",")))
     for name, job in jobs:
