@@ -5,7 +5,9 @@
 Each command runs in a fresh process, all of them in turn, ``--repeats`` rounds (warm file cache).
 The last row is the fit's fixed cost: the whole ``lightcnn fit`` command of
 configs/mnist_speedrun.yaml minus its training (``time/fit_s``), with ``python -c "import
-lightcnn.cli"`` (torch, Lightning, torchmetrics: what every training command imports) beside it.
+lightcnn.cli"`` (torch, Lightning, torchmetrics: what every training command imports) beside it,
+and the same fit through ``lightcnn.entry.main`` called from Python, which leaves the garbage
+collector as Python sets it (the console script tunes it: ``lightcnn/entry.py``).
 """
 
 from __future__ import annotations
@@ -37,13 +39,18 @@ def seconds(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def fit_fixed_cost(root: str, runs: Path) -> tuple[float, float]:
+# ``lightcnn.entry.main`` called from Python: the same fit without the console script's
+# garbage-collector tuning (imports with the collector paused, then frozen; a frozen shutdown).
+PYTHON_MAIN = [sys.executable, "-c", "import sys; from lightcnn.entry import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def fit_fixed_cost(root: str, runs: Path, command: list[str] = LIGHTCNN) -> tuple[float, float]:
     from lightcnn.report.history import read_run_history
     from lightcnn.run import versions
 
     config = REPO / "configs" / "mnist_speedrun.yaml"
     start = time.perf_counter()
-    subprocess.run([*LIGHTCNN, "fit", "--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
+    subprocess.run([*command, "fit", "--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
                     "--trainer.enable_progress_bar", "false"], check=True, capture_output=True)
     command = time.perf_counter() - start
     run = versions(runs / config.stem)[-1]  # the newest run folder
@@ -59,15 +66,18 @@ def main() -> None:
     root = str(Path(a.root).resolve())
     times: dict[str, list[float]] = {k: [] for k in COMMANDS}
     fits: list[tuple[float, float]] = []
+    plain_fits: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.repeats):
             for name, cmd in COMMANDS.items():
                 times[name].append(seconds(cmd, REPO))
             fits.append(fit_fixed_cost(root, Path(tmp)))
-            print({k: round(v[-1], 2) for k, v in times.items()}, fits[-1], flush=True)
+            plain_fits.append(fit_fixed_cost(root, Path(tmp), PYTHON_MAIN))
+            print({k: round(v[-1], 2) for k, v in times.items()}, fits[-1], plain_fits[-1], flush=True)
     torch_s = statistics.median(times['python -c "import torch"'])
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"times": times, "fit_command_and_training": fits}, indent=2))
+    a.out.write_text(json.dumps({"times": times, "fit_command_and_training": fits,
+                                       "fit_command_and_training_python_main": plain_fits}, indent=2))
     print("| command | median s | rounds | / import torch |")
     print("|---|---|---|---|")
     for name, vals in times.items():
@@ -78,6 +88,9 @@ def main() -> None:
     print(f"\nmnist_speedrun fit: whole command {statistics.median(c for c, _ in fits):.1f} s, training "
           f"{statistics.median(t for _, t in fits):.1f} s, fixed cost {statistics.median(fixed):.1f} s ({rounds}); "
           f"import lightcnn.cli {cli_s:.1f} s")
+    plain = [c - t for c, t in plain_fits]
+    print(f"the same fit through lightcnn.entry.main from Python (no GC tuning): fixed cost {statistics.median(plain):.1f} s "
+          f"({', '.join(f'{f:.1f}' for f in plain)})")
 
 
 if __name__ == "__main__":
