@@ -32,11 +32,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 CIFAR = REPO / "configs" / "cifar10_gpu_fast.yaml"
-MNIST = REPO / "configs" / "mnist_fast.yaml"
 SPEEDRUN = REPO / "configs" / "mnist_speedrun.yaml"
 
 
@@ -87,7 +87,9 @@ def plain_cifar(a: argparse.Namespace, epochs: int, weights: str = "autocast", p
     torch.backends.cudnn.benchmark = True  # as the config's trainer.benchmark
     cfg = yaml.safe_load(CIFAR.read_text())
     init = dict(cfg["model"]["init_args"])
-    lookahead = any("Lookahead" in c["class_path"] for c in cfg["trainer"].get("callbacks", []))
+    # The config's Lookahead, if it has one, run by the callback's own code (same schedule and sync)
+    lookahead = next((Lookahead(**c.get("init_args", {})) for c in cfg["trainer"].get("callbacks", [])
+                      if c["class_path"].split(".")[-1] == "Lookahead"), None)
     dm = datamodule_from_config(str(CIFAR), ["--data.root", a.root, "--trainer.accelerator", a.accelerator])
     dm.setup("fit")
     dm.setup("test")
@@ -115,13 +117,12 @@ def plain_cifar(a: argparse.Namespace, epochs: int, weights: str = "autocast", p
                                                 cycle_momentum=bool(init.get("cycle_momentum", True)))
     live = list(task.parameters()) + [b for b in task.buffers() if b.is_floating_point()]
     slow = [p.detach().clone() for p in live]
+    if lookahead is not None:
+        lookahead.on_train_start(None, task)  # its slow weights: a copy of the model's
 
-    def average(step: int) -> None:  # Lookahead (every 5 steps, ramped decay) or an EMA of 0.98
-        if lookahead:
-            if step % 5 == 0 or step == total:
-                d = 1.0 if step == total else Lookahead().decay * (step / total) ** 3
-                torch._foreach_lerp_(slow, [p.detach() for p in live], 1 - d)
-                torch._foreach_copy_([p.data for p in live], slow)
+    def average(step: int) -> None:  # the config's Lookahead, else an EMA of 0.98
+        if lookahead is not None:
+            lookahead.on_train_batch_end(SimpleNamespace(global_step=step, estimated_stepping_batches=total), task, None, None, 0)
         else:
             torch._foreach_lerp_(slow, [p.detach() for p in live], 1 - 0.98)
 
@@ -180,7 +181,7 @@ def plain_cifar(a: argparse.Namespace, epochs: int, weights: str = "autocast", p
             step(i, perm, n)
     sync()
     train_s = time.perf_counter() - t
-    if not lookahead:
+    if lookahead is None:
         torch._foreach_copy_([p.data for p in live], slow)
     task.eval()
     correct = 0
@@ -189,7 +190,7 @@ def plain_cifar(a: argparse.Namespace, epochs: int, weights: str = "autocast", p
             xb = xt[i:i + 2000].to(dtype).div(255)
             correct += int(task.evaluate(xb).argmax(1).eq(yt[i:i + 2000]).sum())
     return {"epochs": epochs, "weights": weights, "train_s": round(train_s, 2), "test_acc_tta": correct / len(yt),
-            "img_s": round(total * batch / train_s), "averaging": "lookahead" if lookahead else "ema 0.98"}
+            "img_s": round(total * batch / train_s), "averaging": "lookahead" if lookahead is not None else "ema 0.98"}
 
 
 def info() -> dict[str, Any]:

@@ -44,13 +44,13 @@ def seconds(cmd: list[str], cwd: Path) -> float:
 PYTHON_MAIN = [sys.executable, "-c", "import sys; from lightcnn.entry import main; sys.exit(main(sys.argv[1:]))"]
 
 
-def fit_fixed_cost(root: str, runs: Path, command: list[str] = LIGHTCNN) -> tuple[float, float]:
+def fit_fixed_cost(root: str, runs: Path, prefix: list[str] = LIGHTCNN) -> tuple[float, float]:
     from lightcnn.report.history import read_run_history
     from lightcnn.run import versions
 
     config = REPO / "configs" / "mnist_speedrun.yaml"
     start = time.perf_counter()
-    subprocess.run([*command, "fit", "--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
+    subprocess.run([*prefix, "fit", "--config", str(config), "--data.root", root, "--trainer.default_root_dir", str(runs),
                     "--trainer.enable_progress_bar", "false"], check=True, capture_output=True)
     command = time.perf_counter() - start
     run = versions(runs / config.stem)[-1]  # the newest run folder
