@@ -32,9 +32,10 @@ class HorizontalFlip(BatchAugment):
     def apply_indexed(self, x: torch.Tensor, g: torch.Generator, index: torch.Tensor, epoch: int) -> torch.Tensor:
         """Mirror the images whose index hash's low bit differs from the epoch's parity."""
         start = ((index.to(x.device) * 2654435761) >> 16) & 1  # Knuth's multiplicative hash: a fixed, even split
-        chosen = (start ^ (epoch & 1)).bool().nonzero().flatten()
-        x[chosen] = x[chosen].flip(-1)
-        return x
+        chosen = (start ^ (epoch & 1)).bool()
+        # A select, not x[chosen.nonzero()]: no wait for the device to count the chosen images,
+        # which on a GPU would stop the host from queueing the step ahead of it.
+        return torch.where(chosen.view(-1, *[1] * (x.dim() - 1)), x.flip(-1), x)
 
 
 @register("vflip")

@@ -26,6 +26,7 @@ from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.models import build_backbone, count_parameters
 from lightcnn.report.spec import GENERIC, ReportSpec
 from lightcnn.run import run_dir
+from lightcnn.tasks.compiling import Compile, compile_backbone, compile_mode
 from lightcnn.tasks.data_init import init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
@@ -64,8 +65,8 @@ class BaseTask(NonFiniteCheck, LightningModule):
         norm_bias_lr: learning-rate multiplier for the biases of normalisation layers
             (BatchNorm, GroupNorm, LayerNorm), whose weight decay is divided by it so that
             ``lr * weight_decay`` stays (airbench: 64).
-        compile: ``torch.compile`` the backbone (in place: checkpoints keep their keys). It pays
-            a compilation when the first batches run; see BENCHMARKS.md for when it wins.
+        compile: ``torch.compile`` the backbone in place: ``true`` (torch's default mode) or a mode,
+            e.g. ``reduce-overhead`` (CUDA graphs). Paid when the first batches run; see BENCHMARKS.md.
 
     Inputs are images in [0, 1]; the task normalises them with its own ``normalize`` module,
     whose statistics come from ``data`` or, when unknown there, from the DataModule after its
@@ -101,7 +102,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         cycle_momentum: bool = True,
         norm_bias_lr: float = 1.0,
-        compile: bool = False,
+        compile: Compile = False,
     ) -> None:
         super().__init__()
         if data is None:
@@ -111,6 +112,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
             )
         info = DataInfo.coerce(data, f"{type(self).__name__}.data")
         _check_positive(lr=lr, step_size=step_size, norm_bias_lr=norm_bias_lr)
+        compile_mode(compile)
         if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0 or not all(0.0 <= b < 1.0 for b in betas):
             raise LightCNNError(
                 f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1, 0 <= betas < 1; got "
@@ -163,8 +165,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
         # buckets then no longer match the parameters' strides.
         self.apply_memory_format()
-        if self.hparams.get("compile") and not getattr(self.backbone, "_compiled_call_impl", None):
-            self.backbone.compile()
+        compile_backbone(self)
 
     def apply_memory_format(self) -> None:
         """Weights in channels-last layout when ``channels_last`` is set, as ``features`` feeds the

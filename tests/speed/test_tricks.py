@@ -164,6 +164,21 @@ def test_lookahead_pulls_the_weights_back_as_specified(tmp_path) -> None:
     assert float(plain.w.detach()) == 6.0
 
 
+def test_a_resumed_lookahead_run_continues_with_its_slow_weights(tmp_path) -> None:
+    # The same 6 steps as above, stopped after step 3 (w = 2, slow = 1) and resumed from its
+    # checkpoint: step 4 syncs slow = 0.5 * 1 + 0.5 * 3 = 2, then as above: w ends at 3. Slow
+    # weights started afresh from w = 2 would give slow = 2.5 there and w = 3.5 at the end.
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    opts = dict(max_steps=6, logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    saver = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=3, save_top_k=-1, filename="{step}")
+    Trainer(callbacks=[Lookahead(every=2, decay=0.5, ramp=0.0), saver], **opts).fit(_Climb())
+    resumed = _Climb()
+    Trainer(callbacks=[Lookahead(every=2, decay=0.5, ramp=0.0)], enable_checkpointing=False, **opts).fit(
+        resumed, ckpt_path=tmp_path / "step=3.ckpt")
+    assert float(resumed.w.detach()) == 3.0
+
+
 def test_lookahead_ramps_its_decay_and_refuses_bad_values() -> None:
     with pytest.raises(LightCNNError, match="need every >= 1, 0 <= decay < 1"):
         Lookahead(every=0)
@@ -191,6 +206,24 @@ def test_compile_compiles_the_backbone_in_place_and_keeps_checkpoint_keys() -> N
     plain = ClassificationTask(backbone="speednet", data=MNIST_INFO)
     plain.setup("fit")
     assert plain.backbone._compiled_call_impl is None
+
+
+@pytest.mark.parametrize(("value", "mode"), [(True, None), ("default", None), ("reduce-overhead", "reduce-overhead"),
+                                             ("max-autotune-no-cudagraphs", "max-autotune-no-cudagraphs")])
+def test_compile_takes_torchs_modes(monkeypatch, value, mode) -> None:
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: seen.append(kw) or fn)
+    task = ClassificationTask(backbone="speednet", compile=value, data=MNIST_INFO)
+    task.setup("fit")
+    task.setup("fit")  # compiled once
+    assert seen == [{"mode": mode}]
+    assert task(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_compile_refuses_an_unknown_mode_in_one_line() -> None:
+    with pytest.raises(LightCNNError, match=r"^model.compile='fast'; valid: false, true \(= default\), default, reduce-overhead, "):
+        ClassificationTask(backbone="speednet", compile="fast", data=MNIST_INFO)
+    assert ClassificationTask(backbone="speednet", compile=False, data=MNIST_INFO).hparams.compile is False
 
 
 def test_airbench_net_options_fix_bn_scales_scale_the_features_and_drop_the_head_bias() -> None:
