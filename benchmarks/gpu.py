@@ -160,6 +160,7 @@ def main() -> None:
     ep = lambda n: ("--trainer.max_epochs", str(n))  # noqa: E731
     seed = lambda n: ("--seed_everything", str(n))  # noqa: E731
     b512 = ("--data.batch_size", "512", "--model.lr", "0.02")
+    fused = ("--model.fused", "true")
     jobs: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("info", info),
         # torch.compile's default mode (the config before CUDA graphs) against reduce-overhead, same run
@@ -180,6 +181,14 @@ def main() -> None:
         mnist("mnist_speedrun_b512_reduce_overhead_seed1", *b512, *ro, *seed(1)),
         ("startup", startup),
         cifar("cifar10_gpu_fast_12ep_reduce_overhead_seed3", *ep(12), *ro, *seed(3)),
+        # a second lease: torch's fused optimizer step (model.fused), after the profile above
+        mnist("mnist_speedrun_reduce_overhead_fused", *ro, *fused),  # the first compile of that lease
+        mnist("mnist_speedrun_reduce_overhead_fused_seed1", *ro, *fused, *seed(1)),
+        mnist("mnist_speedrun_reduce_overhead_fused_seed2", *ro, *fused, *seed(2)),
+        mnist("mnist_speedrun_fused", *fused),
+        cifar("cifar10_gpu_fast_fused", *compiled, *fused),  # 12 epochs
+        cifar("cifar10_gpu_fast_fused_seed1", *compiled, *fused, *seed(1)),
+        cifar("cifar10_gpu_fast_seed1", *compiled, *seed(1)),
     ]
     only = set(filter(None, a.only.split(",")))
     for name, job in jobs:

@@ -30,7 +30,7 @@ from lightcnn.tasks.compiling import Compile, compile_backbone, compile_mode
 from lightcnn.tasks.data_init import init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
-from lightcnn.tasks.optim import Optimizer, Scheduler, optimizer_and_schedule
+from lightcnn.tasks.optim import Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
 from lightcnn.outputs import EvalOutputs
 
 # What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
@@ -56,6 +56,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         weight_decay: L2 penalty (decoupled for ``adamw``).
         momentum: SGD momentum.
         nesterov: Nesterov momentum for SGD.
+        fused: torch's fused optimizer step (``sgd``, ``adam``, ``adamw``): fewer kernels per step.
         scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
         channels_last: run the model in channels-last memory format (faster convs on CPU).
@@ -94,6 +95,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         nesterov: bool = False,
+        fused: bool = False,
         scheduler: Scheduler = "none",
         step_size: int = 10,
         gamma: float = 0.1,
@@ -111,7 +113,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
                 f"(lightcnn.data.DataInfo: num_classes, in_channels, image_size, ...); the CLI links it from data"
             )
         info = DataInfo.coerce(data, f"{type(self).__name__}.data")
-        _check_positive(lr=lr, step_size=step_size, norm_bias_lr=norm_bias_lr)
+        check_optimizer_options(optimizer, fused, lr=lr, step_size=step_size, norm_bias_lr=norm_bias_lr)
         compile_mode(compile)
         if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0 or not all(0.0 <= b < 1.0 for b in betas):
             raise LightCNNError(
@@ -292,9 +294,3 @@ class BaseTask(NonFiniteCheck, LightningModule):
         note = upgrade_normalization(checkpoint, self.normalize.values())
         if note and rank_zero_only.rank == 0:
             print(f"lightcnn: note: {note}", file=sys.stderr)
-
-
-def _check_positive(**values: float) -> None:
-    bad = {k: v for k, v in values.items() if not v > 0}
-    if bad:
-        raise LightCNNError(f"model: these must be positive: {', '.join(f'{k}={v}' for k, v in bad.items())}")

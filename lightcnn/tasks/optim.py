@@ -7,12 +7,25 @@ from typing import Any, Literal
 
 import torch
 
+from lightcnn.errors import LightCNNError
+
 Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
 
 # Keras's RMSprop (its default optimizer when ``compile`` names none): rho 0.9, epsilon 1e-7,
 # no momentum; torch's defaults are alpha 0.99 and eps 1e-8.
 KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
 Scheduler = Literal["none", "onecycle", "cosine", "step"]
+FUSED = ("sgd", "adam", "adamw")  # the optimizers torch has a fused step for (RMSprop has none)
+
+
+def check_optimizer_options(optimizer: str, fused: bool, **positive: float) -> None:
+    """Raise ``LightCNNError`` for a ``fused`` optimizer torch has no fused step for, or for any
+    of ``positive`` that is not above zero."""
+    bad = {k: v for k, v in positive.items() if not v > 0}
+    if bad:
+        raise LightCNNError(f"model: these must be positive: {', '.join(f'{k}={v}' for k, v in bad.items())}")
+    if fused and optimizer not in FUSED:
+        raise LightCNNError(f"model.fused: torch has no fused {optimizer} step; fused works with optimizer: {', '.join(FUSED)}")
 
 
 def optimizer_and_schedule(task: Any) -> Any:
@@ -20,16 +33,18 @@ def optimizer_and_schedule(task: Any) -> Any:
     schedule stepped per step (``onecycle``, ``cosine``) or per epoch (``step``)."""
     hp = task.hparams
     params = parameter_groups(task, hp.lr, hp.weight_decay, float(hp.get("norm_bias_lr", 1.0)))
+    # No key unless asked: torch then picks its default implementation (multi-tensor on GPUs).
+    fused = {"fused": True} if hp.get("fused") else {}
     if hp.optimizer == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(
-            params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, nesterov=bool(hp.get("nesterov"))
+            params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay, nesterov=bool(hp.get("nesterov")), **fused
         )
     elif hp.optimizer == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=hp.lr, weight_decay=hp.weight_decay, **KERAS_RMSPROP)
     else:
         betas = tuple(hp.get("betas", (0.9, 0.999)))
         kind = torch.optim.Adam if hp.optimizer == "adam" else torch.optim.AdamW
-        opt = kind(params, lr=hp.lr, weight_decay=hp.weight_decay, betas=betas)
+        opt = kind(params, lr=hp.lr, weight_decay=hp.weight_decay, betas=betas, **fused)
     if hp.scheduler == "none":
         return opt
     steps = max(1, int(task.trainer.estimated_stepping_batches))

@@ -252,3 +252,30 @@ def test_a_true_bf16_model_takes_float32_batches() -> None:
     task = ClassificationTask(backbone="fastnet", backbone_args={"width": 0.25}, data=CIFAR_INFO).to(torch.bfloat16).eval()
     out = task(torch.rand(2, 3, 32, 32))
     assert out.dtype == torch.bfloat16 and out.shape == (2, 10)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_fused_optimizers_take_the_same_step_as_the_default_ones(optimizer) -> None:
+    from lightcnn.tasks.optim import optimizer_and_schedule
+
+    x, y = torch.rand(8, 1, 28, 28), torch.arange(8) % 10
+    weights = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        task = ClassificationTask(backbone="speednet", optimizer=optimizer, lr=0.01, momentum=0.9, nesterov=optimizer == "sgd",
+                                  weight_decay=1e-4, fused=fused, data=MNIST_INFO)
+        opt = optimizer_and_schedule(task)
+        assert opt.defaults.get("fused") is (True if fused else None)
+        for _ in range(3):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(task(x), y).backward()
+            opt.step()
+        weights.append(torch.cat([p.detach().flatten() for p in task.parameters()]))
+    assert not torch.equal(weights[0], torch.cat([p.detach().flatten() for p in ClassificationTask(
+        backbone="speednet", data=MNIST_INFO).parameters()]))  # it trained
+    torch.testing.assert_close(weights[1], weights[0], rtol=1e-4, atol=1e-5)  # steps are ~1e-2
+
+
+def test_fused_refuses_an_optimizer_without_a_fused_step() -> None:
+    with pytest.raises(LightCNNError, match=r"^model.fused: torch has no fused rmsprop step; fused works with optimizer: sgd, adam, adamw$"):
+        ClassificationTask(backbone="speednet", optimizer="rmsprop", fused=True, data=MNIST_INFO)
