@@ -56,7 +56,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         weight_decay: L2 penalty (decoupled for ``adamw``).
         momentum: SGD momentum.
         nesterov: Nesterov momentum for SGD.
-        fused: torch's fused optimizer step (``sgd``, ``adam``, ``adamw``): fewer kernels per step.
+        fused: torch's fused optimizer step (``sgd``, ``adam``, ``adamw``).
         scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
         channels_last: run the model in channels-last memory format (faster convs on CPU).
@@ -66,8 +66,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         norm_bias_lr: learning-rate multiplier for the biases of normalisation layers
             (BatchNorm, GroupNorm, LayerNorm), whose weight decay is divided by it so that
             ``lr * weight_decay`` stays (airbench: 64).
-        compile: ``torch.compile`` the backbone in place: ``true`` (torch's default mode) or a mode,
-            e.g. ``reduce-overhead`` (CUDA graphs). Paid when the first batches run; see BENCHMARKS.md.
+        compile: ``torch.compile`` the backbone: ``true`` or a mode (``reduce-overhead``: CUDA graphs).
 
     Inputs are images in [0, 1]; the task normalises them with its own ``normalize`` module,
     whose statistics come from ``data`` or, when unknown there, from the DataModule after its

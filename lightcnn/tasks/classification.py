@@ -30,14 +30,12 @@ class ClassificationTask(BaseTask):
         label_smoothing: cross-entropy label smoothing in [0, 1).
         tta_flip: in validation, test and predict, average the logits of each image and its
             mirror image (test-time augmentation; for data where a flip keeps the class).
-        tta_translate: in validation, test and predict, also classify each image shifted by this
-            many pixels up-left and down-right (reflect padding) and average: half the weight on
-            the image, a quarter on each shift (airbench94's multi-crop; with ``tta_flip`` each
-            view is also mirrored). 0 = off.
-        micro: also log micro-averaged precision, recall and F1 (``{stage}/micro_precision``,
-            ``micro_recall``, ``micro_f1``; the notebooks' pooled one-vs-rest counts).
-        head_bias: give the linear head a bias (airbench's head has none: with ``fastnet``'s
-            ``out_scale`` the logits are then the scaled features' projection alone).
+        tta_translate: in validation, test and predict, also classify each image shifted this many
+            pixels up-left and down-right (reflect padding); weights 1/2, 1/4, 1/4 (airbench94's
+            multi-crop; each view also mirrored with ``tta_flip``). 0 = off.
+        micro: also log micro-averaged precision, recall and F1 (``{stage}/micro_*``: the
+            notebooks' pooled counts).
+        head_bias: give the linear head a bias (airbench's head has none).
         f_beta: also log the F-beta score with this beta (``{stage}/fbeta``, macro, and per
             class; ``micro_fbeta`` with ``micro``). ``null``: F1 only.
         **kwargs: see ``BaseTask`` (backbone, optimizer, schedule, linked data facts).
