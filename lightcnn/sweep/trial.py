@@ -84,10 +84,22 @@ def run_trial(job: TrialJob, trial: Any = None) -> Outcome:
         (Path(job.run_dir) / ERROR_FILE).write_text(traceback.format_exc())
     finally:
         _end_distributed()
+        _forget_compiled()
         os.environ.clear()
         os.environ.update(saved)
     out.seconds = time.perf_counter() - started
     return out
+
+
+def _forget_compiled() -> None:
+    """Drop what ``model.compile`` left in this process (torch.compile's code caches and the CUDA
+    graphs of ``reduce-overhead``, with their memory pools), as a fresh process would start:
+    otherwise every trial's graphs stay on the GPU, and trials of different nets count towards
+    torch.compile's recompile limit (8 per function), past which it runs them eagerly."""
+    import sys
+
+    if "torch._dynamo" in sys.modules:
+        sys.modules["torch._dynamo"].reset()
 
 
 def _end_distributed() -> None:
