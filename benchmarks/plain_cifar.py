@@ -88,8 +88,11 @@ def main() -> None:
     batch = d["batch_size"]
     steps = len(y) // batch
     total = a.epochs * steps
+    start, end = m.get("start_factor", 0.04), m.get("end_factor", 4e-6)  # fractions of the peak, as lightcnn's
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=total,
-                                                pct_start=m["warmup_pct"], cycle_momentum=m["cycle_momentum"])
+                                                pct_start=m["warmup_pct"], cycle_momentum=m["cycle_momentum"],
+                                                anneal_strategy=m.get("anneal", "cos"), div_factor=1 / start,
+                                                final_div_factor=start / end)
     live = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
     slow = [t.detach().clone() for t in live]
     start_flip = torch.rand(len(y), device=dev) < 0.5

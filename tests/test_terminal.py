@@ -89,7 +89,7 @@ def test_model_help_is_concise(capsys):
     out = capsys.readouterr().out
     assert "--model.label_smoothing" in out and "--model.backbone_args" in out and "--model.lr" in out
     assert "torch.nn" not in out  # no list of every nn.Module subclass
-    assert len(out.splitlines()) < 120
+    assert len(out.splitlines()) < 140  # ~30 options of 2-6 lines each (the nn.Module list was 700 lines)
 
 
 @pytest.mark.slow

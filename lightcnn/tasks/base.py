@@ -30,7 +30,7 @@ from lightcnn.tasks.compiling import Compile, compile_backbone, compile_mode
 from lightcnn.tasks.data_init import init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
-from lightcnn.tasks.optim import Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
+from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
 from lightcnn.outputs import EvalOutputs
 
 # What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
@@ -59,6 +59,9 @@ class BaseTask(NonFiniteCheck, LightningModule):
         fused: torch's fused optimizer step (``sgd``, ``adam``, ``adamw``).
         scheduler: ``none``; ``onecycle`` (per step, ``warmup_pct`` rising); ``cosine`` (per
             step, to zero at the last step); ``step`` (multiply by ``gamma`` every ``step_size`` epochs).
+        anneal: ``onecycle``'s curve, ``cos`` or ``linear`` (airbench94's triangle).
+        start_factor: ``onecycle``'s first lr as a fraction of ``lr`` (torch's 1/25).
+        end_factor: ``onecycle``'s last lr as a fraction of ``lr``.
         channels_last: run the model in channels-last memory format (faster convs on CPU).
         betas: Adam/AdamW's ``(beta1, beta2)``.
         cycle_momentum: with ``onecycle``, also cycle the momentum (SGD) or ``beta1`` (Adam)
@@ -99,6 +102,9 @@ class BaseTask(NonFiniteCheck, LightningModule):
         step_size: int = 10,
         gamma: float = 0.1,
         warmup_pct: float = 0.25,
+        anneal: Anneal = "cos",
+        start_factor: float = 0.04,
+        end_factor: float = 4e-6,
         channels_last: bool = False,
         betas: tuple[float, float] = (0.9, 0.999),
         cycle_momentum: bool = True,
@@ -112,13 +118,8 @@ class BaseTask(NonFiniteCheck, LightningModule):
                 f"(lightcnn.data.DataInfo: num_classes, in_channels, image_size, ...); the CLI links it from data"
             )
         info = DataInfo.coerce(data, f"{type(self).__name__}.data")
-        check_optimizer_options(optimizer, fused, lr=lr, step_size=step_size, norm_bias_lr=norm_bias_lr)
+        check_optimizer_options(locals())
         compile_mode(compile)
-        if not 0.0 < warmup_pct < 1.0 or weight_decay < 0 or not 0.0 <= momentum < 1.0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise LightCNNError(
-                f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1, 0 <= betas < 1; got "
-                f"warmup_pct={warmup_pct}, weight_decay={weight_decay}, momentum={momentum}, betas={list(betas)}"
-            )
         data = info.to_dict()  # plain lists and numbers in the hyperparameters: loadable with weights_only
         # A name or a class_path mapping is plain data, rebuilt on load; a module built in Python is not saved.
         self.save_hyperparameters(ignore=["backbone"] if isinstance(backbone, nn.Module) else [])

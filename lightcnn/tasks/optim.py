@@ -15,17 +15,27 @@ Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
 # no momentum; torch's defaults are alpha 0.99 and eps 1e-8.
 KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
 Scheduler = Literal["none", "onecycle", "cosine", "step"]
+Anneal = Literal["cos", "linear"]
 FUSED = ("sgd", "adam", "adamw")  # the optimizers torch has a fused step for (RMSprop has none)
 
 
-def check_optimizer_options(optimizer: str, fused: bool, **positive: float) -> None:
-    """Raise ``LightCNNError`` for a ``fused`` optimizer torch has no fused step for, or for any
-    of ``positive`` that is not above zero."""
-    bad = {k: v for k, v in positive.items() if not v > 0}
+def check_optimizer_options(hp: dict[str, Any]) -> None:
+    """Raise ``LightCNNError`` naming the first bad optimizer or schedule option of a task's
+    hyperparameters ``hp`` and what would be valid."""
+    bad = {k: hp[k] for k in ("lr", "step_size", "norm_bias_lr") if not hp[k] > 0}
     if bad:
         raise LightCNNError(f"model: these must be positive: {', '.join(f'{k}={v}' for k, v in bad.items())}")
-    if fused and optimizer not in FUSED:
-        raise LightCNNError(f"model.fused: torch has no fused {optimizer} step; fused works with optimizer: {', '.join(FUSED)}")
+    betas, momentum = hp["betas"], hp["momentum"]
+    if not 0.0 < hp["warmup_pct"] < 1.0 or hp["weight_decay"] < 0 or not 0.0 <= momentum < 1.0 or not all(0.0 <= b < 1.0 for b in betas):
+        raise LightCNNError(
+            f"model: need 0 < warmup_pct < 1, weight_decay >= 0, 0 <= momentum < 1, 0 <= betas < 1; got "
+            f"warmup_pct={hp['warmup_pct']}, weight_decay={hp['weight_decay']}, momentum={momentum}, betas={list(betas)}"
+        )
+    if not (0.0 < hp["start_factor"] <= 1.0 and 0.0 < hp["end_factor"] <= 1.0):
+        raise LightCNNError(f"model: need 0 < start_factor <= 1 and 0 < end_factor <= 1 (fractions of the peak lr); "
+                            f"got start_factor={hp['start_factor']}, end_factor={hp['end_factor']}")
+    if hp["fused"] and hp["optimizer"] not in FUSED:
+        raise LightCNNError(f"model.fused: torch has no fused {hp['optimizer']} step; fused works with optimizer: {', '.join(FUSED)}")
 
 
 def optimizer_and_schedule(task: Any) -> Any:
@@ -54,8 +64,12 @@ def optimizer_and_schedule(task: Any) -> Any:
         # OneCycleLR divides by (phase length - 1): give very short runs (smoke tests, tiny
         # subsets) a schedule long enough for both phases; they stop before its end.
         steps = max(steps, math.floor(1 / hp.warmup_pct) + 1)  # warm-up must span > 1 step
+        # start_factor / end_factor: torch's div_factor / final_div_factor as fractions of the peak
+        # (defaults 0.04 and 4e-6: torch's 25 and 1e4); airbench94's triangle is linear, 0.2 -> 1 -> 0.07.
+        start, end = hp.get("start_factor", 0.04), hp.get("end_factor", 4e-6)
         sched: Any = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=max_lr, total_steps=steps, pct_start=hp.warmup_pct, cycle_momentum=bool(hp.get("cycle_momentum", True))
+            opt, max_lr=max_lr, total_steps=steps, pct_start=hp.warmup_pct, cycle_momentum=bool(hp.get("cycle_momentum", True)),
+            anneal_strategy=hp.get("anneal", "cos"), div_factor=1 / start, final_div_factor=start / end,
         )
     elif hp.scheduler == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)

@@ -279,3 +279,36 @@ def test_fused_optimizers_take_the_same_step_as_the_default_ones(optimizer) -> N
 def test_fused_refuses_an_optimizer_without_a_fused_step() -> None:
     with pytest.raises(LightCNNError, match=r"^model.fused: torch has no fused rmsprop step; fused works with optimizer: sgd, adam, adamw$"):
         ClassificationTask(backbone="speednet", optimizer="rmsprop", fused=True, data=MNIST_INFO)
+
+
+def _schedule(task: ClassificationTask, steps: int):  # noqa: ANN202
+    from types import SimpleNamespace
+
+    from lightcnn.tasks.optim import optimizer_and_schedule
+
+    host = SimpleNamespace(hparams=task.hparams, trainer=SimpleNamespace(estimated_stepping_batches=steps),
+                           parameters=task.parameters, modules=task.modules)
+    return optimizer_and_schedule(host)["lr_scheduler"]["scheduler"]
+
+
+def test_onecycle_can_take_airbenchs_linear_triangle() -> None:
+    # 0.2 x lr at the start, lr at step 22 (23 % of 100 steps), then linear to 0.07 x lr at step 99
+    task = ClassificationTask(backbone="speednet", optimizer="sgd", lr=1.0, scheduler="onecycle", warmup_pct=0.23,
+                              anneal="linear", start_factor=0.2, end_factor=0.07, cycle_momentum=False, data=MNIST_INFO)
+    sched = _schedule(task, 100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(sched.optimizer.param_groups[0]["lr"])
+        sched.optimizer.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.2) and lrs[22] == pytest.approx(1.0) and lrs[99] == pytest.approx(0.07)
+    assert lrs[5] == pytest.approx(0.2 + 0.8 * 5 / 22)  # linear (a cosine would be at 0.297)
+    assert lrs[22 + 77 // 2] == pytest.approx(1.0 - 0.93 * 38 / 77)  # linear on the way down too
+    plain = _schedule(ClassificationTask(backbone="speednet", optimizer="sgd", lr=1.0, scheduler="onecycle", data=MNIST_INFO), 100)
+    assert plain.optimizer.param_groups[0]["lr"] == pytest.approx(0.04)  # torch's default: lr / 25
+
+
+@pytest.mark.parametrize("bad", [{"start_factor": 0.0}, {"end_factor": 1.5}])
+def test_onecycle_factors_must_be_fractions_of_the_peak(bad) -> None:
+    with pytest.raises(LightCNNError, match=r"^model: need 0 < start_factor <= 1 and 0 < end_factor <= 1 \(fractions of the peak lr\); got "):
+        ClassificationTask(backbone="speednet", data=MNIST_INFO, **bad)
