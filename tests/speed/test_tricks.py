@@ -273,7 +273,10 @@ def test_fused_optimizers_take_the_same_step_as_the_default_ones(optimizer) -> N
         weights.append(torch.cat([p.detach().flatten() for p in task.parameters()]))
     assert not torch.equal(weights[0], torch.cat([p.detach().flatten() for p in ClassificationTask(
         backbone="speednet", data=MNIST_INFO).parameters()]))  # it trained
-    torch.testing.assert_close(weights[1], weights[0], rtol=1e-4, atol=1e-5)  # steps are ~1e-2
+    # steps are ~1e-2; the fused kernels round differently (up to 2e-5 apart after 3 steps on an
+    # AVX2 CPU, 1e-5 with AVX-512), while a wrong setting is off by far more (checked by hand: Adam's
+    # beta1 0.85 for 0.9 by 1.6e-2, AdamW without its weight decay by 5e-4, SGD without nesterov by 2e-3)
+    torch.testing.assert_close(weights[1], weights[0], rtol=1e-3, atol=1e-4)
 
 
 def test_fused_refuses_an_optimizer_without_a_fused_step() -> None:
