@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -38,6 +39,19 @@ CASES = {
     "mnist_cnn + BatchNorm (MNIST net)": (REPO / "configs" / "mnist_classify.yaml", 128),
 }
 _STAMPS: list[float] = []
+NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+def environment(side: str) -> None:
+    """The process environment each side would have on its own: ``import lightning`` sets
+    ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` (which lightcnn's tasks drop again where no NVIDIA driver
+    is, see lightcnn/tasks/step_costs.py), a plain PyTorch script never has it. Without this the
+    plain loop, run in this process after Lightning's import, would pay the NVML probe that only
+    Lightning brings (~0.17 ms per Adam step on a machine without the driver)."""
+    if side == "plain":
+        os.environ.pop(NVML_CHECK, None)
+    else:
+        os.environ[NVML_CHECK] = "1"
 
 
 class StepStamps(Callback):
@@ -62,6 +76,7 @@ def rate(stamps: list[float], warmup: int, batch: int) -> float:
 
 def lightcnn_rate(config: Path, root: str, steps: int, warmup: int, batch: int, out: Path) -> float:
     _STAMPS.clear()
+    environment("lightning")
     code = lightcnn_main([
         "fit", "--config", str(config), "--data.root", root, "--data.batch_size", str(batch),
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
@@ -77,6 +92,7 @@ def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int) -> 
     from lightcnn.tasks import ClassificationTask
     import yaml
 
+    environment("plain")
     cfg = yaml.safe_load(config.read_text())
     init = dict(cfg["model"]["init_args"])
     dm = datamodule_from_config(str(config), ["--data.root", root])

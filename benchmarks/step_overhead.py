@@ -4,6 +4,7 @@ the loops' own.
 
     python ../shared/data/materialize.py .data
     python benchmarks/step_overhead.py --root .data     # -> benchmarks/results/step_overhead.json + a table
+    python benchmarks/step_overhead.py --root .data --net mnist   # the same on the config's own net
 
 The net is ``bench_null`` (a 2x2 average pool and the task's linear head: ~50 parameters), fed
 MNIST batches of 128 from memory. The three sides run the same ``ClassificationTask`` module
@@ -14,8 +15,12 @@ MNIST batches of 128 from memory. The three sides run the same ``ClassificationT
   checkpoints, progress bar or summary (Lightning's loop and nothing else);
 - **lightcnn**: ``lightcnn fit`` of ``configs/mnist_classify.yaml`` with this backbone, as a
   user runs it (its callbacks, metrics, logging; no progress bar when not on a terminal);
-- and two ablations of lightcnn, to attribute what it adds: without its per-step metric
-  updates (training accuracy, loss mean), and without its default callbacks.
+- and three ablations of lightcnn, to attribute what it adds: without its per-step metric
+  updates (training accuracy, loss mean), without its default callbacks, and with the two
+  Lightning per-step costs that ``lightcnn/tasks/step_costs.py`` removes put back.
+
+Each side runs in the environment it would have alone (``overhead.environment``: the plain loop
+without the ``PYTORCH_NVML_BASED_CUDA_CHECK`` that importing Lightning sets).
 
 Each side runs ``--steps`` steps, the first 50 dropped, in turn, ``--repeats`` rounds; the
 table gives the median ms per step. The MNIST net's step is ~15-40 ms on this machine, so
@@ -39,12 +44,16 @@ from torch.nn import functional as F
 from lightcnn.cli import _import_builtins
 from lightcnn.cli import main as lightcnn_main
 from lightcnn.registry import BACKBONES
-from overhead import _STAMPS, StepStamps  # its step timing: batch starts, and the end of the last step
+from overhead import _STAMPS, StepStamps, environment  # its step timing (batch starts, the end of the last step) and each side's environment
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "mnist_classify.yaml"
 WARMUP, BATCH, LR = 50, 128, 3e-3
 _ABLATE: set[str] = set()
+# --net: the backbone every side trains ("null": the loops' own cost; "mnist": the config's own
+# net, to see whether what lightcnn adds grows with the model)
+NETS = {"null": ("bench_null", None, False), "mnist": ("mnist_cnn", {"batchnorm": True}, True)}
+_NET = list(NETS["null"])
 
 
 @BACKBONES.register("bench_null")
@@ -87,7 +96,10 @@ def _task(info: object) -> nn.Module:
     from lightcnn.tasks import ClassificationTask
 
     torch.manual_seed(0)
-    return ClassificationTask(backbone="bench_null", backbone_args=None, optimizer="adamw", lr=LR, label_smoothing=0.05, data=info)
+    backbone, args, channels_last = _NET
+    task = ClassificationTask(backbone=backbone, backbone_args=args, optimizer="adamw", lr=LR, label_smoothing=0.05,
+                              channels_last=channels_last, data=info)
+    return task.to(memory_format=torch.channels_last) if channels_last else task
 
 
 def _optimizer(params, steps: int):
@@ -96,6 +108,7 @@ def _optimizer(params, steps: int):
 
 
 def plain(root: str, steps: int) -> float:
+    environment("plain")
     x, y, info = _data(root)
     model = _task(info).train()
     opt, sched = _optimizer(model.parameters(), steps)
@@ -143,6 +156,7 @@ class _Batches(torch.utils.data.Dataset):
 def lightning(root: str, steps: int) -> float:
     x, y, info = _data(root)
     _STAMPS.clear()
+    environment("lightning")
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[Stamps()], accelerator="cpu")
     trainer.fit(_Bare(_task(info), steps), torch.utils.data.DataLoader(_Batches(x, y, steps), batch_size=None))
@@ -150,12 +164,18 @@ def lightning(root: str, steps: int) -> float:
 
 
 def lightcnn(root: str, steps: int, ablate: tuple[str, ...] = ()) -> float:
+    from lightcnn.tasks import base, step_costs
+
     _STAMPS.clear()
     _ABLATE.clear()
     _ABLATE.update(ablate)
+    environment("lightning")
+    saved = step_costs._PLAIN_ATTRIBUTES, base.skip_nvml_without_driver
+    if "step_costs" in ablate:  # as before lightcnn/tasks/step_costs.py: Lightning's NVML probe and hook attributes as they come
+        step_costs._PLAIN_ATTRIBUTES, base.skip_nvml_without_driver = frozenset(), lambda: None
     with tempfile.TemporaryDirectory() as tmp:
         code = lightcnn_main([
-            "fit", "--config", str(CONFIG), "--data.root", root, "--model.backbone", "bench_null", "--model.backbone_args", "null",
+            "fit", "--config", str(CONFIG), "--data.root", root, "--model.backbone", _NET[0], "--model.backbone_args", json.dumps(_NET[1]),
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp, f"--trainer.callbacks+={__name__}.Stamps",
         ])
@@ -169,6 +189,7 @@ SIDES = {
     "lightcnn fit": lightcnn,
     "lightcnn fit, no per-step metric updates": lambda root, steps: lightcnn(root, steps, ("metrics",)),
     "lightcnn fit, no default callbacks": lambda root, steps: lightcnn(root, steps, ("callbacks",)),
+    "lightcnn fit, NVML probe and hook attributes as Lightning leaves them": lambda root, steps: lightcnn(root, steps, ("step_costs",)),
 }
 
 
@@ -178,8 +199,11 @@ def main() -> None:
     p.add_argument("--root", default=".data")
     p.add_argument("--steps", type=int, default=400, help="steps per run (MNIST has 421 batches of 128 for training)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "step_overhead.json")
+    p.add_argument("--net", choices=sorted(NETS), default="null", help="null: the loops' own cost; mnist: the config's net")
+    p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/step_overhead[_NET].json")
     a = p.parse_args()
+    _NET[:] = NETS[a.net]
+    a.out = a.out or REPO / "benchmarks" / "results" / ("step_overhead.json" if a.net == "null" else f"step_overhead_{a.net}.json")
     if a.steps <= WARMUP + 1:
         p.error(f"--steps must be > {WARMUP + 1}")
     runs: dict[str, list[float]] = {name: [] for name in SIDES}
@@ -187,13 +211,13 @@ def main() -> None:
         names = list(SIDES) if r % 2 == 0 else list(SIDES)[::-1]  # alternate the order: drift cancels
         for name in names:
             runs[name].append(SIDES[name](a.root, a.steps))
-    result = {"torch_threads": torch.get_num_threads(), "steps": a.steps, "warmup": WARMUP, "batch": BATCH,
+    result = {"net": a.net, "torch_threads": torch.get_num_threads(), "steps": a.steps, "warmup": WARMUP, "batch": BATCH,
               "ms_per_step": runs, "median_ms": {k: statistics.median(v) for k, v in runs.items()}}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2))
     med = result["median_ms"]
     base = med["plain PyTorch loop"]
-    print(f"null net, batch {BATCH}, {a.steps} steps (first {WARMUP} dropped), median of {a.repeats}, torch threads {result['torch_threads']}")
+    print(f"{a.net} net, batch {BATCH}, {a.steps} steps (first {WARMUP} dropped), median of {a.repeats}, torch threads {result['torch_threads']}")
     print("| loop | ms per step | added over the plain loop | runs |")
     print("|---|---|---|---|")
     for name, value in med.items():

@@ -31,6 +31,7 @@ from lightcnn.tasks.data_init import init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
+from lightcnn.tasks.step_costs import LeanHookAttributes, skip_nvml_without_driver
 from lightcnn.outputs import EvalOutputs
 
 # What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
@@ -39,7 +40,7 @@ from lightcnn.outputs import EvalOutputs
 Backbone = str | dict[str, Any]
 
 
-class BaseTask(NonFiniteCheck, LightningModule):
+class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
     """A backbone from the registry (or a module), trained with one optimizer and schedule.
 
     Args:
@@ -168,6 +169,7 @@ class BaseTask(NonFiniteCheck, LightningModule):
         # buckets then no longer match the parameters' strides.
         self.apply_memory_format()
         compile_backbone(self)
+        skip_nvml_without_driver()
 
     def apply_memory_format(self) -> None:
         """Weights in channels-last layout when ``channels_last`` is set, as ``features`` feeds the
