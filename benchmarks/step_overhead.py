@@ -12,7 +12,8 @@ MNIST batches of 128 from memory. The three sides run the same ``ClassificationT
 
 - **plain**: a hand-written loop (index, ``float()/255``, forward, loss, backward, step);
 - **Lightning**: a minimal ``LightningModule`` around that module, ``Trainer`` with no logger,
-  checkpoints, progress bar or summary (Lightning's loop and nothing else);
+  checkpoints, progress bar or summary (Lightning's loop and nothing else); and the same with
+  manual optimization (the step calls backward and the optimizer itself);
 - **lightcnn**: ``lightcnn fit`` of ``configs/mnist_classify.yaml`` with this backbone, as a
   user runs it (its callbacks, metrics, logging; no progress bar when not on a terminal);
 - and three ablations of lightcnn, to attribute what it adds: without its per-step metric
@@ -140,6 +141,24 @@ class _Bare(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+class _BareManual(_Bare):
+    """The same step with Lightning's manual optimization: no closure, no automatic-optimization
+    wrappers; what is left is the fit loop's own per-batch machinery."""
+
+    def __init__(self, net: nn.Module, steps: int) -> None:
+        super().__init__(net, steps)
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        opt, sched = self.optimizers(), self.lr_schedulers()
+        loss = super().training_step(batch, batch_idx)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
+        sched.step()
+        return loss
+
+
 class _Batches(torch.utils.data.Dataset):
     def __init__(self, x: torch.Tensor, y: torch.Tensor, steps: int) -> None:
         self.x, self.y, self.steps = x, y, steps
@@ -153,13 +172,13 @@ class _Batches(torch.utils.data.Dataset):
         return self.x[idx], self.y[idx]
 
 
-def lightning(root: str, steps: int) -> float:
+def lightning(root: str, steps: int, module: type[_Bare] = _Bare) -> float:
     x, y, info = _data(root)
     _STAMPS.clear()
     environment("lightning")
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[Stamps()], accelerator="cpu")
-    trainer.fit(_Bare(_task(info), steps), torch.utils.data.DataLoader(_Batches(x, y, steps), batch_size=None))
+    trainer.fit(module(_task(info), steps), torch.utils.data.DataLoader(_Batches(x, y, steps), batch_size=None))
     return ms_per_step(_STAMPS)
 
 
@@ -186,6 +205,7 @@ def lightcnn(root: str, steps: int, ablate: tuple[str, ...] = ()) -> float:
 SIDES = {
     "plain PyTorch loop": plain,
     "bare Lightning loop": lightning,
+    "bare Lightning loop, manual optimization": lambda root, steps: lightning(root, steps, _BareManual),
     "lightcnn fit": lightcnn,
     "lightcnn fit, no per-step metric updates": lambda root, steps: lightcnn(root, steps, ("metrics",)),
     "lightcnn fit, no default callbacks": lambda root, steps: lightcnn(root, steps, ("callbacks",)),
