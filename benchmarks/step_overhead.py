@@ -75,7 +75,7 @@ class Stamps(StepStamps):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if "metrics" in _ABLATE:
-            pl_module.train_acc.update = pl_module.train_loss.update = lambda *a, **k: None
+            pl_module.train_correct.add = pl_module.train_loss_steps.add = lambda *a, **k: None
         if "callbacks" in _ABLATE:
             trainer.callbacks = [c for c in trainer.callbacks if isinstance(c, Stamps)]
 

@@ -87,3 +87,23 @@ def test_data_on_device_moves_the_splits_once(mnist_root):
     assert dm.splits["val"][0].device.type == "meta" and dm.splits["train"][0].device.type == "cpu"
     x, y = next(iter(loader))
     assert x.device.type == "meta" and x.dtype == torch.uint8 and x.shape == (len(y), 1, 28, 28) and len(y) > 0
+
+
+def test_training_accuracy_is_the_micro_accuracy_of_all_the_steps():
+    # Two steps of 4 and 2 images: 3 of 4 and 1 of 2 right, so 4 / 6 for the epoch (not the mean
+    # of the steps' 0.75 and 0.5), as torchmetrics' micro MulticlassAccuracy gives over both.
+    from torchmetrics.classification import MulticlassAccuracy
+
+    task = ClassificationTask(backbone="mnist_cnn", data=MNIST_INFO)
+    steps = [(torch.tensor([[2.0, 1, 0], [0, 3, 1], [0, 1, 5], [4, 0, 0]]), torch.tensor([0, 1, 2, 2])),
+             (torch.tensor([[0.0, 0, 1], [1, 0, 0]]), torch.tensor([2, 1]))]
+    for logits, y in steps:
+        task.forward = lambda x, logits=logits: logits
+        task._shared_step((torch.zeros(len(y), 1, 28, 28), y), "train")
+    assert task.train_correct.count == 6 and float(task.train_correct.total) == 4.0
+    assert task.train_correct.fold_into(task.train_acc)
+    reference = MulticlassAccuracy(3, average="micro")
+    for logits, y in steps:
+        reference.update(logits, y)
+    assert float(task.train_acc.compute()) == pytest.approx(4 / 6) == pytest.approx(float(reference.compute()))
+    assert task.train_correct.count == 0 and not task.train_correct.fold_into(task.train_acc)  # started afresh
