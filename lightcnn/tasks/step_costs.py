@@ -40,7 +40,7 @@ def skip_nvml_without_driver() -> None:
     optimizer step (``Optimizer._accelerator_graph_capture_health_check``) and does not cache the
     answer before CUDA is initialised, so on a machine without the driver each step tries to
     ``dlopen`` the NVML library, fails, and falls back to ``cudaGetDeviceCount`` anyway: 80 us a
-    call here, 165 us per Adam step. Without NVML the variable changes nothing else (the fallback
+    call here, ~170 us per AdamW step. Without NVML the variable changes nothing else (the fallback
     is the same call), so dropping it changes no answer and no fork safety. Where NVML loads it is
     kept, as Lightning wants it.
     """
