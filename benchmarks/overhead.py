@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from lightcnn.cli import _import_builtins
 from lightcnn.cli import main as lightcnn_main
+from lightcnn.tasks.step_costs import NVML_CHECK
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {
@@ -39,7 +40,6 @@ CASES = {
     "mnist_cnn + BatchNorm (MNIST net)": (REPO / "configs" / "mnist_classify.yaml", 128),
 }
 _STAMPS: list[float] = []
-NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
 def environment(side: str) -> None:

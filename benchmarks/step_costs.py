@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import timeit
 from pathlib import Path
@@ -29,8 +28,8 @@ from torch import nn
 from lightcnn.cli import _import_builtins
 from lightcnn.data import DataInfo
 from lightcnn.tasks import ClassificationTask
-from lightcnn.tasks.step_costs import NVML_CHECK
 from lightcnn.tasks.step_sums import StepSum
+from overhead import environment  # each side's environment: with Lightning's NVML variable, or as a plain script
 
 REPO = Path(__file__).resolve().parents[1]
 HOOK_SETS_PER_STEP = 44  # counted on a lightcnn fit of configs/mnist_classify.yaml (Lightning 2.6)
@@ -60,10 +59,7 @@ def main() -> None:
     step_us: dict[str, list[float]] = {"probe": [], "no probe": []}
     for r in range(a.rounds):
         for side in ("probe", "no probe") if r % 2 == 0 else ("no probe", "probe"):
-            if side == "probe":
-                os.environ[NVML_CHECK] = "1"
-            else:
-                os.environ.pop(NVML_CHECK, None)
+            environment("lightning" if side == "probe" else "plain")
             step_us[side].append(min(timeit.repeat(opt.step, number=200, repeat=3)) / 200 * 1e6)
     from torchmetrics.aggregation import MeanMetric
     from torchmetrics.classification import MulticlassAccuracy

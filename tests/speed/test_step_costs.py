@@ -91,6 +91,6 @@ def test_a_fit_neither_asks_nvml_per_step_nor_sets_hook_names_through_the_module
                  "--trainer.default_root_dir", str(tmp_path / "runs"), "--trainer.enable_progress_bar", "false"])
     assert code == 0
     assert NVML_CHECK not in os.environ
-    assert asked == []  # 4 Adam steps, each of which asked NVML (and failed) before
+    assert asked == []  # 4 AdamW steps, each of which asked NVML (and failed) before
     assert "_current_fx_name" not in names and "_nonfinite" not in names
     assert "backbone" in names  # the spy saw the task being built: it was in place
