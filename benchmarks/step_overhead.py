@@ -16,9 +16,13 @@ MNIST batches of 128 from memory. The three sides run the same ``ClassificationT
   manual optimization (the step calls backward and the optimizer itself);
 - **lightcnn**: ``lightcnn fit`` of ``configs/mnist_classify.yaml`` with this backbone, as a
   user runs it (its callbacks, metrics, logging; no progress bar when not on a terminal);
-- and three ablations of lightcnn, to attribute what it adds: without its per-step metric
-  updates (training accuracy, loss mean), without its default callbacks, and with the two
-  Lightning per-step costs that ``lightcnn/tasks/step_costs.py`` removes put back.
+- and four ablations of lightcnn, to attribute what it adds: without its per-step metric
+  updates (training accuracy, loss mean), without its default callbacks, with two of the
+  Lightning per-step costs that ``lightcnn/tasks/step_costs.py`` removes put back (the NVML
+  probe, the hook attributes), and with Lightning's own hook dispatch put back.
+
+Every side starts with Lightning's own hook dispatch and the step costs as lightcnn sets them,
+whatever the side before it changed.
 
 Each side runs in the environment it would have alone (``overhead.environment``: the plain loop
 without the ``PYTORCH_NVML_BASED_CUDA_CHECK`` that importing Lightning sets).
@@ -39,6 +43,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer import call
 from torch import nn
 from torch.nn import functional as F
 
@@ -189,17 +194,30 @@ def lightcnn(root: str, steps: int, ablate: tuple[str, ...] = ()) -> float:
     _ABLATE.clear()
     _ABLATE.update(ablate)
     environment("lightning")
-    saved = step_costs._PLAIN_ATTRIBUTES, base.skip_nvml_without_driver
-    if "step_costs" in ablate:  # as before lightcnn/tasks/step_costs.py: Lightning's NVML probe and hook attributes as they come
-        step_costs._PLAIN_ATTRIBUTES, base.skip_nvml_without_driver = frozenset(), lambda: None
-    with tempfile.TemporaryDirectory() as tmp:
-        code = lightcnn_main([
-            "fit", "--config", str(CONFIG), "--data.root", root, "--model.backbone", _NET[0], "--model.backbone_args", json.dumps(_NET[1]),
-            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
-            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp, f"--trainer.callbacks+={__name__}.Stamps",
-        ])
+    saved = step_costs._PLAIN_ATTRIBUTES, base.remove_per_step_costs
+    if "step_costs" in ablate:  # Lightning's NVML probe and hook attributes as they come (the hook dispatch stays lean)
+        step_costs._PLAIN_ATTRIBUTES, base.remove_per_step_costs = frozenset(), step_costs.lean_hook_dispatch
+    if "dispatch" in ablate:  # Lightning's own hook dispatch
+        base.remove_per_step_costs = step_costs.skip_nvml_without_driver
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            code = lightcnn_main([
+                "fit", "--config", str(CONFIG), "--data.root", root, "--model.backbone", _NET[0], "--model.backbone_args", json.dumps(_NET[1]),
+                "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
+                "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp, f"--trainer.callbacks+={__name__}.Stamps",
+            ])
+    finally:  # the next side starts as Lightning and lightcnn come, whatever this one took out
+        step_costs._PLAIN_ATTRIBUTES, base.remove_per_step_costs = saved
+        lightning_dispatch()
     assert code == 0
     return ms_per_step(_STAMPS)
+
+
+def lightning_dispatch() -> None:
+    """Lightning's own hook dispatchers back in place (a lightcnn fit puts its lean ones there)."""
+    from lightcnn.tasks import step_costs
+
+    call._call_callback_hooks, call._call_lightning_module_hook = step_costs._LIGHTNING_CALLBACK_HOOKS, step_costs._LIGHTNING_MODULE_HOOK
 
 
 SIDES = {
@@ -210,6 +228,7 @@ SIDES = {
     "lightcnn fit, no per-step metric updates": lambda root, steps: lightcnn(root, steps, ("metrics",)),
     "lightcnn fit, no default callbacks": lambda root, steps: lightcnn(root, steps, ("callbacks",)),
     "lightcnn fit, NVML probe and hook attributes as Lightning leaves them": lambda root, steps: lightcnn(root, steps, ("step_costs",)),
+    "lightcnn fit, Lightning's hook dispatch": lambda root, steps: lightcnn(root, steps, ("dispatch",)),
 }
 
 

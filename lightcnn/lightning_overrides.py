@@ -1,4 +1,5 @@
-"""Every place lightcnn overrides a private part of Lightning, in one module.
+"""Every place lightcnn overrides a private part of Lightning, in one module (but for the
+training step's fixed costs, kept together in ``lightcnn/tasks/step_costs.py``).
 
 Each override is small and says why. They were written against the Lightning version in
 ``WRITTEN_FOR``; ``tests/test_lightning_overrides.py`` fails on another minor version, so an

@@ -80,6 +80,7 @@ def test_modules_stay_readable():
 def test_lightning_overrides_match_the_installed_lightning():
     major_minor = ".".join(lightning.__version__.split(".")[:2])
     assert major_minor == lightning_overrides.WRITTEN_FOR, (
-        f"lightning {lightning.__version__}: re-read the private methods lightcnn/lightning_overrides.py overrides, "
+        f"lightning {lightning.__version__}: re-read the private methods lightcnn/lightning_overrides.py and "
+        f"lightcnn/tasks/step_costs.py override, "
         f"then set WRITTEN_FOR"
     )

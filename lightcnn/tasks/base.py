@@ -31,7 +31,7 @@ from lightcnn.tasks.data_init import init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
-from lightcnn.tasks.step_costs import LeanHookAttributes, skip_nvml_without_driver
+from lightcnn.tasks.step_costs import LeanHookAttributes, remove_per_step_costs
 from lightcnn.tasks.step_sums import StepSum
 from lightcnn.outputs import EvalOutputs
 
@@ -171,7 +171,7 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         # buckets then no longer match the parameters' strides.
         self.apply_memory_format()
         compile_backbone(self)
-        skip_nvml_without_driver()
+        remove_per_step_costs()
 
     def apply_memory_format(self) -> None:
         """Weights in channels-last layout when ``channels_last`` is set, as ``features`` feeds the
@@ -218,7 +218,9 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         self.train_loss_steps.add(detached)
         if trainer_of(self) is None:
             return  # called outside a Trainer (a unit test): nothing to log to
-        every = math.gcd(max(1, self.trainer.log_every_n_steps), 10)  # every 10th step, on the logger's steps
+        every = max(1, self.trainer.log_every_n_steps)  # the logger's steps; a progress bar also every 10th
+        if self.trainer.progress_bar_callback is not None:
+            every = math.gcd(every, 10)
         if (self.global_step + 1) % every == 0:
             self.log("train/loss_step", detached, prog_bar=True, logger=True)
 

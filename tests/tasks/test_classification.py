@@ -63,6 +63,27 @@ def test_epoch_loss_is_the_mean_of_step_losses_and_steps_are_logged_on_logger_st
     assert step_losses[9] == pytest.approx(_LOSSES[9], rel=1e-6)
 
 
+@pytest.mark.parametrize("every, progress_bar, logged", [
+    (50, False, [49, 99]),                    # only the logger's steps (a self.log call is ~1 ms on a CPU)
+    (50, True, [9, 19, 29, 39, 49, 59, 69, 79, 89, 99]),  # and every 10th for the progress bar
+    (4, True, [1, 3, 5, 7, 9, 11]),           # gcd(4, 10): the logger's steps are among them
+    (0, False, list(range(12))),               # a nonsense log_every_n_steps: every step, not a division by zero
+])
+def test_the_step_loss_is_logged_on_the_logger_steps_and_the_progress_bar_steps(monkeypatch, every, progress_bar, logged):
+    from types import SimpleNamespace
+
+    task = ClassificationTask(backbone="mnist_cnn", data=MNIST_INFO)
+    trainer = SimpleNamespace(log_every_n_steps=every, progress_bar_callback=object() if progress_bar else None, global_step=0)
+    task._trainer = trainer
+    calls: list[int] = []
+    monkeypatch.setattr(task, "log", lambda name, value, **kw: calls.append(trainer.global_step))
+    for step in range(max(logged) + 1):
+        trainer.global_step = step
+        task.log_train_loss(torch.tensor(float(step)))
+    assert calls == logged
+    assert task.train_loss_steps.count == max(logged) + 1  # the epoch mean still sees every step
+
+
 @pytest.mark.slow
 def test_threads_option_sets_torch_threads(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
