@@ -14,6 +14,8 @@ steps are dropped.
 This machine's speed drifts by tens of percent from minute to minute (a shared host), so the
 two sides alternate ``--repeats`` times in ABBA order and the figure reported is the median of
 the paired ratios (each lightcnn run over the plain run beside it), beside the median rates.
+The last column gives the same from each run's median step time (plain over lightcnn), which a
+stall of the host inside one run does not move.
 """
 
 from __future__ import annotations
@@ -74,7 +76,13 @@ def rate(stamps: list[float], warmup: int, batch: int) -> float:
     return steps * batch / (stamps[-1] - stamps[warmup])
 
 
-def lightcnn_rate(config: Path, root: str, steps: int, warmup: int, batch: int, out: Path) -> float:
+def median_step_ms(stamps: list[float], warmup: int) -> float:
+    """The median step time: the typical step, where the rate also counts the host's stalls."""
+    return 1000 * statistics.median(b - a for a, b in zip(stamps[warmup:], stamps[warmup + 1:]))
+
+
+def lightcnn_rate(config: Path, root: str, steps: int, warmup: int, batch: int, out: Path,
+                  medians: list[float] | None = None) -> float:
     _STAMPS.clear()
     environment("lightning")
     code = lightcnn_main([
@@ -83,11 +91,13 @@ def lightcnn_rate(config: Path, root: str, steps: int, warmup: int, batch: int, 
         "--trainer.default_root_dir", str(out), "--trainer.callbacks+=__main__.StepStamps",
     ])
     assert code == 0
+    if medians is not None:
+        medians.append(median_step_ms(_STAMPS, warmup))
     return rate(_STAMPS, warmup, batch)
 
 
-def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int) -> float:
-    """The same model and data in a hand-written loop."""
+def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int, medians: list[float] | None = None) -> float:
+    """The same model and data in a hand-written loop (its median step time appended to ``medians``)."""
     from lightcnn.commands.common import datamodule_from_config
     from lightcnn.tasks import ClassificationTask
     import yaml
@@ -116,6 +126,8 @@ def plain_rate(config: Path, root: str, steps: int, warmup: int, batch: int) -> 
         opt.step()
         sched.step()
     stamps.append(time.perf_counter())
+    if medians is not None:
+        medians.append(median_step_ms(stamps, warmup))
     return rate(stamps, warmup, batch)
 
 
@@ -131,11 +143,11 @@ def main() -> None:
     results = {"torch_threads": torch.get_num_threads(), "steps": a.steps, "warmup": a.warmup, "cases": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (config, batch) in CASES.items():
-            plain, framework = [], []
+            plain, framework, plain_ms, framework_ms = [], [], [], []
             for i in range(a.repeats):
                 # ABBA order: drift of the machine's speed within a pair cancels over the pairs
-                runs = [lambda: plain.append(plain_rate(config, a.root, a.steps, a.warmup, batch)),
-                        lambda: framework.append(lightcnn_rate(config, a.root, a.steps, a.warmup, batch, Path(tmp)))]
+                runs = [lambda: plain.append(plain_rate(config, a.root, a.steps, a.warmup, batch, plain_ms)),
+                        lambda: framework.append(lightcnn_rate(config, a.root, a.steps, a.warmup, batch, Path(tmp), framework_ms))]
                 for run in runs if i % 2 == 0 else runs[::-1]:
                     run()
             results["cases"][name] = {
@@ -144,16 +156,22 @@ def main() -> None:
                 "ratio": statistics.median(f / p for f, p in zip(framework, plain)),
                 # what lightcnn adds per step, in ms: the paired difference of the step times
                 "added_ms": statistics.median(1000 * batch * (1 / f - 1 / p) for f, p in zip(framework, plain)),
+                # the same from each run's median step, which leaves out the host's stalls
+                "plain_median_step_ms": plain_ms, "lightcnn_median_step_ms": framework_ms,
+                "median_step_ratio": statistics.median(p / f for f, p in zip(framework_ms, plain_ms)),
+                "median_step_added_ms": statistics.median(f - p for f, p in zip(framework_ms, plain_ms)),
             }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2))
     print(f"torch threads: {results['torch_threads']}; {a.steps} steps, first {a.warmup} dropped; median of {a.repeats}")
-    print("| case | batch | plain loop img/s | lightcnn fit img/s | lightcnn / plain (median of pairs) | added ms per step | pairs |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | batch | plain loop img/s | lightcnn fit img/s | lightcnn / plain (median of pairs) | added ms per step | "
+          "pairs | by median steps: ratio, added ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, r in results["cases"].items():
         pairs = ", ".join(f"{q:.2f}" for q in r["paired_ratios"])
         print(f"| {name} | {r['batch']} | {statistics.median(r['plain_img_s']):,.0f} | "
-              f"{statistics.median(r['lightcnn_img_s']):,.0f} | **{r['ratio']:.3f}x** | {r['added_ms']:+.2f} | {pairs} |")
+              f"{statistics.median(r['lightcnn_img_s']):,.0f} | **{r['ratio']:.3f}x** | {r['added_ms']:+.2f} | {pairs} | "
+              f"{r['median_step_ratio']:.3f}x, {r['median_step_added_ms']:+.2f} |")
 
 
 if __name__ == "__main__":
