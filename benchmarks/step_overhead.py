@@ -58,8 +58,13 @@ WARMUP, BATCH, LR = 50, 128, 3e-3
 _ABLATE: set[str] = set()
 # --net: the backbone every side trains ("null": the loops' own cost; "mnist": the config's own
 # net, to see whether what lightcnn adds grows with the model)
-NETS = {"null": ("bench_null", None, False), "mnist": ("mnist_cnn", {"batchnorm": True}, True)}
+# ("cifar10": the labs' CIFAR-10 net on CIFAR-10, with its config's data settings)
+NETS = {"null": ("bench_null", None, False, CONFIG), "mnist": ("mnist_cnn", {"batchnorm": True}, True, CONFIG),
+        "cifar10": ("cifar10_base", None, True, REPO / "configs" / "cifar10_base.yaml")}
 _NET = list(NETS["null"])
+# the training settings every side uses (configs/mnist_classify.yaml's), given to lightcnn fit as options
+SETTINGS = ["--model.optimizer", "adamw", "--model.lr", str(LR), "--model.weight_decay", "0.0001",
+            "--model.label_smoothing", "0.05", "--model.scheduler", "onecycle"]
 
 
 @BACKBONES.register("bench_null")
@@ -92,7 +97,7 @@ def ms_per_step(stamps: list[float]) -> float:
 def _data(root: str) -> tuple[torch.Tensor, torch.Tensor, object]:
     from lightcnn.commands.common import datamodule_from_config
 
-    dm = datamodule_from_config(str(CONFIG), ["--data.root", root])
+    dm = datamodule_from_config(str(_NET[3]), ["--data.root", root])
     dm.setup("fit")
     x, y = dm.splits["train"]
     return x, y, dm.data_info
@@ -102,7 +107,7 @@ def _task(info: object) -> nn.Module:
     from lightcnn.tasks import ClassificationTask
 
     torch.manual_seed(0)
-    backbone, args, channels_last = _NET
+    backbone, args, channels_last, _ = _NET
     task = ClassificationTask(backbone=backbone, backbone_args=args, optimizer="adamw", lr=LR, label_smoothing=0.05,
                               channels_last=channels_last, data=info)
     return task.to(memory_format=torch.channels_last) if channels_last else task
@@ -202,7 +207,8 @@ def lightcnn(root: str, steps: int, ablate: tuple[str, ...] = ()) -> float:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             code = lightcnn_main([
-                "fit", "--config", str(CONFIG), "--data.root", root, "--model.backbone", _NET[0], "--model.backbone_args", json.dumps(_NET[1]),
+                "fit", "--config", str(_NET[3]), "--data.root", root, "--model.backbone", _NET[0], "--model.backbone_args", json.dumps(_NET[1]),
+                "--data.batch_size", str(BATCH), *SETTINGS,
                 "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
                 "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", tmp, f"--trainer.callbacks+={__name__}.Stamps",
             ])
@@ -238,7 +244,7 @@ def main() -> None:
     p.add_argument("--root", default=".data")
     p.add_argument("--steps", type=int, default=400, help="steps per run (MNIST has 421 batches of 128 for training)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--net", choices=sorted(NETS), default="null", help="null: the loops' own cost; mnist: the config's net")
+    p.add_argument("--net", choices=sorted(NETS), default="null", help="null: the loops' own cost; mnist, cifar10: the benchmark nets")
     p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/step_overhead[_NET].json")
     a = p.parse_args()
     _NET[:] = NETS[a.net]
