@@ -4,7 +4,8 @@ the loops' own.
 
     python ../shared/data/materialize.py .data
     python benchmarks/step_overhead.py --root .data     # -> benchmarks/results/step_overhead.json + a table
-    python benchmarks/step_overhead.py --root .data --net mnist   # the same on the config's own net
+    python benchmarks/step_overhead.py --root .data --net mnist   # the same on the MNIST config's own net
+    python benchmarks/step_overhead.py --root .data --net cifar10 --steps 200   # the labs' CIFAR-10 net on CIFAR-10
 
 The net is ``bench_null`` (a 2x2 average pool and the task's linear head: ~50 parameters), fed
 MNIST batches of 128 from memory. The three sides run the same ``ClassificationTask`` module
