@@ -97,8 +97,9 @@ def _call_callback_hooks(trainer: Any, hook_name: str, *args: Any, monitoring_ca
     pl_module._current_fx_name = hook_name
     for callback in trainer.callbacks:
         fn = getattr(callback, hook_name)
-        # a hook set on the instance (a function, not Callback's method bound to it) is called too
-        if callable(fn) and getattr(fn, "__func__", None) is not noop:
+        # a hook set on the instance (a function, not Callback's method bound to it) is called too,
+        # and so is any hook Callback itself does not define
+        if callable(fn) and (noop is None or getattr(fn, "__func__", None) is not noop):
             fn(trainer, pl_module, *args, **kwargs)
     pl_module._current_fx_name = prev_fx_name
     return None
