@@ -2,7 +2,7 @@
 training step's fixed costs, kept together in ``lightcnn/tasks/step_costs.py``).
 
 Each override is small and says why. They were written against the Lightning version in
-``WRITTEN_FOR``; ``tests/test_lightning_overrides.py`` fails on another minor version, so an
+``WRITTEN_FOR``; ``tests/test_layout.py`` fails on another minor version, so an
 upgrade is a deliberate step (re-read the overridden methods, then bump the pin).
 """
 
