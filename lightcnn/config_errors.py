@@ -43,6 +43,7 @@ def _init_params(class_path: str) -> list[str]:
 def explain(message: str, config_files: list[str] | None = None) -> str:
     """A short explanation of a jsonargparse error message."""
     where = f" (config: {', '.join(config_files)})" if config_files else ""
+    message = _given_class_branch(message)
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
     keys = re.findall(r'Parser key "([^"]+)"', message)
     section = keys[0] if keys else ""
@@ -81,6 +82,29 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         return f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}"
     detail = [ln for ln in lines if not re.match(r"(Subtypes|Given value|Errors:|- Expected a <class 'NoneType'>|Does not validate)", ln.lstrip("- "))]
     return f"invalid configuration{where} at '{key or section}': " + " | ".join(detail[:6])
+
+
+def _given_class_branch(message: str) -> str:
+    """The branch of a Union error that is about the class the user named.
+
+    For ``trainer.callbacks`` jsonargparse tries the given class and then the base ``Callback``,
+    which accepts no options: a bad *value* of an option the given class has (``logging_interval:
+    hour``) comes with a second branch saying the option "is not accepted". Read alone, that
+    branch would turn a bad value into an unknown key. When some class_path branches accept the
+    option and others do not, only the first that accepts it is kept."""
+    parts = re.split(r"\n(\s*)- Problem with given class_path '([^']+)':\n", message)
+    head, branches = parts[0], [(parts[i], parts[i + 1], parts[i + 2]) for i in range(1, len(parts) - 2, 3)]
+    accepting = [(indent, cp, body) for indent, cp, body in branches if "is not accepted" not in body]
+    if len(branches) < 2 or not accepting or len(accepting) == len(branches):
+        return message
+    indent, cp, body = accepting[0]
+    kept = []
+    for line in body.splitlines():  # up to the next line as far out as the branch's own "- Problem ..."
+        if line.strip() and len(line) - len(line.lstrip()) <= len(indent):
+            break
+        kept.append(line)
+    body = "\n".join(kept)
+    return f"{head.splitlines()[0]}\n  - Problem with given class_path '{cp}':\n{body}"
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -4,6 +4,7 @@ CLI finds the user-fixable error behind a library's wrapped one."""
 from __future__ import annotations
 
 import errno
+import inspect
 import re
 import traceback
 
@@ -27,6 +28,9 @@ def user_error_in(err: BaseException) -> LightCNNError | None:
     ours = next((e for e in chain if isinstance(e, LightCNNError)), None)
     if ours is not None:
         return ours
+    refused = next((t for t in map(_refused_by_configured_class, chain) if t is not None), None)
+    if refused is not None:
+        return refused
     known = next((t for t in map(_translate, chain) if t is not None), None)
     if known is not None:
         return known
@@ -73,6 +77,48 @@ def _translate(err: BaseException) -> LightCNNError | None:
         where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "") if err.filename else "a file or folder lightcnn writes"
         return LightCNNError(f"{where}: {_FILE_ERRORS[err.errno]}")
     return None
+
+
+# Raised by a constructor's own code, not by the values it was given: those stay tracebacks.
+_CODE_ERRORS = (AttributeError, NameError, AssertionError, NotImplementedError, RecursionError, SyntaxError, ImportError)
+
+
+def _refused_by_configured_class(err: BaseException) -> LightCNNError | None:
+    """One line for a library class named in the config (a logger, a callback, a strategy) whose
+    constructor refused the values it was given, e.g. ``MLFlowLogger`` with a ``file:`` tracking
+    URI that MLflow 3 no longer accepts. jsonargparse calls the constructor and wraps what it raised
+    in a dump of every Union branch it tried; the class and its arguments are in the frame of that
+    call. lightcnn's own classes and the user's plugins are left out: what they raise is theirs to
+    name (a ``LightCNNError``) or a bug whose traceback is needed."""
+    if not isinstance(err, Exception) or isinstance(err, _CODE_ERRORS):
+        return None
+    built: tuple[type, dict] | None = None
+    tb = err.__traceback__
+    while tb is not None:  # the innermost jsonargparse frame that called a class
+        frame = tb.tb_frame
+        cls = frame.f_locals.get("class_type") if "jsonargparse" in frame.f_code.co_filename else None
+        if isinstance(cls, type):
+            built = (cls, dict(frame.f_locals.get("kwargs") or {}))
+        tb = tb.tb_next
+    if built is None:
+        return None
+    cls, kwargs = built
+    if cls.__module__.split(".")[0] in ("lightcnn", "plugins"):
+        return None
+    try:
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    except (TypeError, ValueError):
+        defaults = {}
+    given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k not in defaults or not _same(defaults[k], v))
+    first = " ".join((str(err).strip().split("\n\n")[0]).split()) or "(no message)"
+    return LightCNNError(f"{cls.__module__}.{cls.__qualname__}({given}) refused its settings: {type(err).__name__}: {first}")
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an array-like default has no single truth value
+        return a is b
 
 
 def exception_chain(err: BaseException) -> list[BaseException]:

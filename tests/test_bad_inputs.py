@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from lightcnn.cli import main
+from lightcnn.errors import exception_chain
 from tests.conftest import REPO, write_cifar_layout, write_image_folder, write_mnist_layout, write_plugin
 
 MNIST = str(REPO / "configs" / "mnist_classify.yaml")
@@ -179,6 +180,11 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "corrupt checkpoint": (corrupt_checkpoint, ["last.ckpt is not a readable checkpoint (truncated or corrupt?)"]),
     "checkpoint carrying objects": (unsafe_checkpoint, ["gift.ckpt holds objects that safe loading (weights_only) refuses",
                                                         "tests.test_bad_inputs.Payload", "--weights_only false"]),
+    "bad value of a callback's option": (lambda: fit(MNIST, "--trainer.callbacks+=LearningRateMonitor", "--trainer.callbacks.logging_interval", "hour"),
+                                         ["bad value for 'trainer.callbacks.logging_interval'", "got 'hour'", "Literal['step', 'epoch']"]),
+    "a library class refusing its settings": (lambda: fit(MNIST, "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/loss",
+                                                          "--trainer.callbacks.mode", "bigger"),
+                                              ["EarlyStopping(monitor='val/loss', mode='bigger') refused its settings", "got bigger"]),
     "zero threads": (lambda: fit(MNIST, "--threads", "0"), ["--threads must be >= 1, got 0"]),
     "unwritable output folder": (unwritable_output, ["afile/runs", "cannot"]),
     # plugins
@@ -249,3 +255,24 @@ def assert_explained(tmp_path: Path, monkeypatch, capsys, build: Callable[[], li
 def test_bad_input_is_explained(case, tmp_path, monkeypatch, capsys):
     build, expected = CASES[case]
     assert_explained(tmp_path, monkeypatch, capsys, build, expected)
+
+
+def test_a_bad_value_of_an_option_the_class_has_is_not_called_an_unknown_key(tmp_path, monkeypatch, capsys):
+    # jsonargparse also tries the base Callback, which has no options; that branch must not be the message
+    err = assert_explained(tmp_path, monkeypatch, capsys, CASES["bad value of a callback's option"][0], [])
+    assert "unknown key" not in err and "not accepted" not in err
+
+
+def test_a_plugin_class_refusing_its_settings_keeps_its_traceback(tmp_path, monkeypatch):
+    # a plugin's own exception is its author's to read in full (README: a traceback is a bug in lightcnn or the plugin)
+    monkeypatch.chdir(tmp_path)
+    write_mnist_layout(tmp_path / "data")
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "picky.py").write_text(
+        "from lightning.pytorch.callbacks import Callback\n\n"
+        "class Picky(Callback):\n"
+        "    def __init__(self, level: int = 1):\n"
+        "        raise ValueError(f'picky refuses level {level}')\n")
+    with pytest.raises(Exception) as caught:
+        main(fit(MNIST, "--trainer.callbacks+=plugins.picky.Picky", "--trainer.callbacks.level", "3"))
+    assert "picky refuses level 3" in "".join(str(e) for e in exception_chain(caught.value))

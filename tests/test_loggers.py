@@ -49,3 +49,18 @@ def test_a_missing_logger_package_is_one_line_with_the_install_command(mnist_roo
     assert err == ("lightcnn: error: lightning.pytorch.loggers.MLFlowLogger needs a package that is not installed "
                    "(Requirement 'mlflow>=1.0.0' not met.): pip install -e '.[mlflow]'\n")
     assert not (tmp_path / "runs").exists()  # nothing left behind
+
+
+def test_mlflow_refusing_a_file_store_is_one_line_naming_the_logger_and_uri(mnist_root, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    logger = "{class_path: MLFlowLogger, init_args: {tracking_uri: file:./mlruns}}"
+    code = main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs"), "--trainer.logger", logger])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if code == 0:  # an MLflow that still takes file stores (MLflow 3 refuses them unless MLFLOW_ALLOW_FILE_STORE=true)
+        return
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "MLFlowLogger(" in err and "tracking_uri='file:./mlruns'" in err and "refused its settings" in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("version_*"))  # no empty run folder
