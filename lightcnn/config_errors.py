@@ -50,6 +50,25 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
     class_path = re.search(r"Problem with given class_path '([^']+)'", message)
     key = ".".join([section, *keys[1:]]) if section else ""
 
+    if m := re.search(r"^the following arguments are required: ((?:\w+\.)?(?:model|data)\b.*)$", message.strip()):
+        missing = [k.strip().rpartition(".")[2] for k in m.group(1).split(",")]
+        what = " and ".join(f"a {_SECTIONS[k][0]} (--{k} NAME: {', '.join(_SECTIONS[k][1] or [])})" for k in missing if k in _SECTIONS)
+        return (f"no {' and no '.join(_SECTIONS[k][0] for k in missing if k in _SECTIONS)} chosen{where}: give a config "
+                f"(--config configs/mnist_classify.yaml), or {what}")
+    if section in _SECTIONS and (m := re.search(r"does not correspond to a subclass of (\w+)", message)):
+        kind, registry = _SECTIONS[section]
+        given = re.search(r"Given value: (\S+)", message)
+        need = "lightcnn.tasks.BaseTask (plugins/README.md: your own task)" if section == "model" else m.group(1)
+        return (f"'{given.group(1) if given else '?'}' for '{section}'{where} is not a {kind}: it must subclass {need}; "
+                f"registered: {', '.join(registry or [])}")
+    if section in _SECTIONS and class_path and class_path.group(1).rpartition(".")[2] in ("LightningDataModule", "BaseTask") \
+            and (m := re.search(r"Option '([^']+)' is not accepted", message)):
+        kind, registry = _SECTIONS[section]
+        return (f"'{section}.{m.group(1)}'{where} is set but no {kind} is chosen: give a config (--config "
+                f"configs/mnist_classify.yaml) or --{section} NAME first ({', '.join(registry or [])})")
+    if section in _SECTIONS and class_path and (m := re.search(r"(module '[^']+' has no attribute '[^']+'|No module named '[^']+')", message)):
+        kind, registry = _SECTIONS[section]
+        return f"unknown {kind} {class_path.group(1)!r} for '{section}'{where}: {m.group(1)}; registered: {', '.join(registry or [])}"
     if m := re.search(r"unrecognized arguments: (.+)", message, re.IGNORECASE):
         return f"unknown option {m.group(1).strip()}{where}; `lightcnn fit --help` lists the valid ones"
     if section == "config" and (m := re.search(r"File does not exist: '?([^']+)'?", message)):

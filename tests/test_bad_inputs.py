@@ -158,6 +158,15 @@ def report_without_metrics() -> list[str]:
     return ["report", "runs/x/version_0"]
 
 
+PLAIN_MODULE = """
+import lightning as L
+
+class MyModule(L.LightningModule):
+    def __init__(self, lr: float = 0.01):
+        super().__init__()
+"""
+
+
 CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     # configs and the command line
     "unknown config key": (lambda: fit(MNIST, "--model.lrr", "0.1"), ["unknown key 'model.lrr'", "did you mean lr"]),
@@ -185,6 +194,15 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "a library class refusing its settings": (lambda: fit(MNIST, "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/loss",
                                                           "--trainer.callbacks.mode", "bigger"),
                                               ["EarlyStopping(monitor='val/loss', mode='bigger') refused its settings", "got bigger"]),
+    "a LightningModule that is not a task": (lambda: (write_plugin(Path("plugins"), "mymod", "", body=PLAIN_MODULE),
+                                                      fit(MNIST, "--model", "plugins.mymod.MyModule"))[1],
+                                             ["'plugins.mymod.MyModule' for 'model'", "is not a task", "lightcnn.tasks.BaseTask"]),
+    "a task class that does not exist": (lambda: fit(MNIST, "--model", "lightcnn.tasks.Classifier"),
+                                         ["unknown task 'lightcnn.tasks.Classifier'", "has no attribute 'Classifier'", "ClassificationTask"]),
+    "no config, no datamodule": (lambda: ["fit", "--model", "ClassificationTask"],
+                                 ["no datamodule chosen", "--config", "MNISTDataModule"]),
+    "datamodule option without a datamodule": (lambda: ["fit", "--data.root", "data"],
+                                               ["'data.root' is set but no datamodule is chosen", "--data NAME", "MNISTDataModule"]),
     "zero threads": (lambda: fit(MNIST, "--threads", "0"), ["--threads must be >= 1, got 0"]),
     "unwritable output folder": (unwritable_output, ["afile/runs", "cannot"]),
     # plugins
