@@ -166,6 +166,23 @@ class MyModule(L.LightningModule):
         super().__init__()
 """
 
+SCALED_DATA = """
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightcnn.data import DataInfo
+
+class Scaled(LightningDataModule):
+    data_info = DataInfo(num_classes=2, in_channels=1, image_size=8, class_names=("a", "b"), mean=(0.5,), std=(0.25,))
+
+    def train_dataloader(self):
+        x = torch.arange(8 * 64, dtype=torch.float32).view(8, 1, 8, 8) % 256  # 0-255, as floats
+        return DataLoader(TensorDataset(x, torch.arange(8) % 2), batch_size=4)
+
+    val_dataloader = train_dataloader
+"""
+
 
 CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     # configs and the command line
@@ -203,6 +220,9 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                  ["no datamodule chosen", "--config", "MNISTDataModule"]),
     "datamodule option without a datamodule": (lambda: ["fit", "--data.root", "data"],
                                                ["'data.root' is set but no datamodule is chosen", "--data NAME", "MNISTDataModule"]),
+    "a DataModule yielding 0-255 floats": (lambda: (write_plugin(Path("plugins"), "scaled", "", body=SCALED_DATA),
+                                                    ["fit", "--model", "ClassificationTask", "--data", "plugins.scaled.Scaled", *FIT[2:]])[1],
+                                           ["first training batch", "[0, 255]", "x / 255"]),
     "zero threads": (lambda: fit(MNIST, "--threads", "0"), ["--threads must be >= 1, got 0"]),
     "unwritable output folder": (unwritable_output, ["afile/runs", "cannot"]),
     # plugins

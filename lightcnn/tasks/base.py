@@ -135,7 +135,6 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         self._epoch_start: float | None = None
         self._fit_seconds = 0.0
 
-    # --- the data facts -----------------------------------------------------------------------
     @property
     def num_classes(self) -> int:
         return self.data_info.num_classes
@@ -185,7 +184,7 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         # In the model's own float type: under a "true" precision (``bf16-true``, ``16-true``) the
         # weights are half-size and a float32 batch would not match them; under autocast the model
         # stays float32 and this changes nothing.
-        x = self.normalize(x.to(self.normalize.mean.dtype))
+        x = self.normalize(x)  # to the model's float type (uint8: 0-255 -> [0, 1]) and normalised
         # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
@@ -200,6 +199,7 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
 
     def on_train_start(self) -> None:
         init_backbone_from_data(self)
+        self.normalize.check_next_training_batch = True  # the DataModule's first batch, once
         sched = self.lr_schedulers()
         planned = getattr(sched, "total_steps", None)
         if planned is not None and planned < self.trainer.estimated_stepping_batches:

@@ -23,6 +23,7 @@ class Normalize(nn.Module):
         self.register_buffer("mean", torch.zeros(1, channels, 1, 1))
         self.register_buffer("std", torch.ones(1, channels, 1, 1))
         self.known = False
+        self.check_next_training_batch = False  # armed when a fit starts (BaseTask.on_train_start): range_problem
         if mean is not None:
             self.set(mean, std)
 
@@ -45,12 +46,40 @@ class Normalize(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # uint8 images are 0-255 (a DataModule's own; lightcnn's convert theirs on the device already)
+        x = x.to(self.mean.dtype).div_(255) if x.dtype == torch.uint8 else x.to(self.mean.dtype)
+        if self.check_next_training_batch and self.training:
+            self.check_next_training_batch = False
+            problem = range_problem(x)
+            if problem:
+                raise LightCNNError(problem)
         if not self.known:
             raise LightCNNError(
                 "the model has no normalisation statistics: fit it first, load a checkpoint, or give the data's "
                 "mean and std (data.init_args.mean / std, or DataInfo(mean=..., std=...); mean 0 and std 1 for none)"
             )
         return (x - self.mean) / self.std
+
+
+# How far outside [0, 1] a training batch may reach (an unclamped resize or a little noise)
+# before it is taken for another scale: 0-255 floats, or images already normalised.
+RANGE_SLACK = 0.5
+
+
+def range_problem(x: torch.Tensor) -> str | None:
+    """What is wrong with a batch of float images that should be in [0, 1], or None. One sync,
+    on the first training batch only: a DataModule yielding 0-255 floats, or normalising its
+    images itself, would otherwise train on silently mis-scaled inputs (and export a model whose
+    stated input range is wrong)."""
+    if x.numel() == 0 or not x.is_floating_point():
+        return None
+    low, high = (float(v) for v in torch.aminmax(x.detach().float()))
+    if low >= -RANGE_SLACK and high <= 1 + RANGE_SLACK:
+        return None
+    scale = "x / 255 for 0-255 values; " if high > 2 and low >= 0 else ""
+    return (f"the first training batch from the DataModule holds images in [{low:.4g}, {high:.4g}], but tasks take "
+            f"float images in [0, 1] (or uint8 0-255) and normalise them with the data's mean and std themselves: "
+            f"scale them to [0, 1] ({scale}do not normalise them in the DataModule; give data_info mean/std instead)")
 
 
 def upgrade_normalization(checkpoint: dict[str, Any], current: tuple[list[float], list[float]] | None) -> str | None:
