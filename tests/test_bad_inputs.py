@@ -258,6 +258,13 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "unknown held-out class": (lambda: fit(EMBED, "--data.train_classes", "[0, 1, x]"), ["data.train_classes", "'x'"]),
     "more classes per batch than classes": (lambda: fit(EMBED, "--data.train_classes", "[0, 1]", "--data.classes_per_batch", "4",
                                                         "--data.batch_size", "128"), ["classes_per_batch=4", "only 2 classes"]),
+    # tools' own options
+    "mistyped option of a tool": (lambda: ["lr-find", "--config", MNIST, "--data.root", "data", "--num-training", "5"],
+                                  ["lightcnn lr-find: unknown option --num-training", "did you mean --num_training"]),
+    "mistyped option of a tool that reads a checkpoint": (lambda: ["visualize", "--ckpt", str(trained_checkpoint()), "--image", "x.png", "--layers", "1"],
+                                                          ["lightcnn visualize: unknown option --layers", "did you mean --layer"]),
+    "data options where no data is read": (lambda: ["visualize", "--ckpt", str(trained_checkpoint()), "--image", "x.png", "--data.root", "data"],
+                                           ["--image reads no dataset", "--data.root data would be ignored"]),
     "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0 has no history.json"]),
 }
 

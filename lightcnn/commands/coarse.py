@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from lightcnn.commands.common import parse_with_overrides
 from lightcnn.errors import LightCNNError
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--config", "-c", required=True, help="a CIFAR-100 config with label_level: fine (gives the images)")
     p.add_argument("--split", default="test", choices=["val", "test"])
     p.add_argument("--out", default="coarse", help="output folder (default ./coarse)")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
     from lightcnn.commands.common import datamodule_from_config
     from lightcnn.data.cifar100 import COARSE, FINE, FINE_TO_COARSE
     from lightcnn.io import atomic_write

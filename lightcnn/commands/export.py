@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lightcnn.commands.common import parse_with_overrides
+
 
 
 
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--split", default="test", choices=["val", "test"], help="the split --check takes images from")
     p.add_argument("--config", "-c", help="a config whose data gives the --check images (default: the run's config.yaml)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest |difference| from PyTorch accepted (default 1e-4)")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
     if overrides and not a.check:
         raise LightCNNError(f"unrecognized arguments: {' '.join(overrides)} (data options need --check N)")
     if a.check < 0 or a.tolerance <= 0:

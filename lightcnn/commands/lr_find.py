@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lightcnn.commands.common import parse_with_overrides
+
 
 SKIP_BEGIN, SKIP_END = 10, 1  # Lightning's defaults: the first points are barely smoothed, the last may diverge
 
@@ -51,7 +53,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--max_lr", type=float, default=1.0, help="last rate tried (default 1)")
     p.add_argument("--num_training", type=int, default=100, help="training steps, one rate each (default 100)")
     p.add_argument("--mode", choices=["exponential", "linear"], default="exponential", help="how the rate rises")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
     if not 0 < a.min_lr < a.max_lr or a.num_training < 2:
         raise LightCNNError(f"need 0 < --min_lr < --max_lr and --num_training >= 2; got {a.min_lr}, {a.max_lr}, {a.num_training}")
     from lightcnn.plugins import load_all

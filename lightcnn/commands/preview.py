@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lightcnn.commands.common import datamodule_from_config
+from lightcnn.commands.common import datamodule_from_config, parse_with_overrides
 from lightcnn.errors import LightCNNError
 
 
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rows", type=int, default=6, help="images, one class after another (default 6)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="aug.png", help="PNG to write (default aug.png)")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
     from lightcnn.data.info import DescribesSplits
     from lightcnn.io import atomic_write
     from lightcnn.plugins import load_all

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lightcnn.commands.common import parse_with_overrides
+
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
@@ -15,7 +17,7 @@ def main(argv: list[str]) -> int:
         epilog="Other options (--model.backbone_args.batchnorm true, --data.image_size 96) apply as they do for fit.",
     )
     p.add_argument("--config", "-c", required=True, help="a run config (configs/cifar10_base.yaml)")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
     from lightcnn.plugins import load_all
 
     load_all()

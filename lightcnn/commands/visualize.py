@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 
+from lightcnn.commands.common import parse_with_overrides
 from lightcnn.errors import LightCNNError
 
 
@@ -25,7 +26,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--signed", action="store_true", help="draw the filters in a signed colour map (red +, blue -, one scale "
                    "for the layer), as the notebooks' plot_conv_weights does, instead of each filter scaled to its own range")
     p.add_argument("--input-channel", type=int, help="with --signed: only this input channel of each filter")
-    a, overrides = p.parse_known_args(argv)
+    a, overrides = parse_with_overrides(p, argv)
+    if a.image is not None and overrides:  # nothing would read them: say so rather than drop them
+        raise LightCNNError(f"lightcnn visualize --image reads no dataset, so {' '.join(overrides)} would be ignored; "
+                            f"run-config options choose the images of --index")
     from lightcnn.commands.common import config_of, datamodule_from_config
     from lightcnn.data.images import load_files
     from lightcnn.inference import check_compatible, load_task
