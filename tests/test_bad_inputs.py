@@ -266,6 +266,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "data options where no data is read": (lambda: ["visualize", "--ckpt", str(trained_checkpoint()), "--image", "x.png", "--data.root", "data"],
                                            ["--image reads no dataset", "--data.root data would be ignored"]),
     "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0 has no history.json"]),
+    "report of an experiment's folder": (lambda: (trained_checkpoint(), ["report", "runs/trained"])[1],
+                                         ["runs/trained holds run folders (version_0)", "e.g. runs/trained/version_0"]),
 }
 
 

@@ -74,6 +74,12 @@ def read_run_history(run: str | Path) -> History:
     if not path.is_file():
         if (run / "metrics.csv").is_file():
             return read_history(run / "metrics.csv")
+        runs = sorted((d for d in run.glob("*/") if (d / HISTORY).is_file() or (d / "metrics.csv").is_file()),
+                      key=lambda d: (len(d.name), d.name))
+        if runs:  # an experiment's folder (runs/mnist_classify), or a sweep's, holding run folders
+            shown = ", ".join(d.name for d in runs[:5]) + (", ..." if len(runs) > 5 else "")
+            raise LightCNNError(f"{run} holds run folders ({shown}), not one run's history: give a run folder, "
+                                f"e.g. {runs[-1]}")
         raise LightCNNError(f"{run} has no {HISTORY}: the run was stopped before its first epoch ended, or this is not a run folder")
     epochs, test = read_record(path)
     history = History(test=test)
