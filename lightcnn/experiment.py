@@ -18,8 +18,28 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, Trainer
 
 from lightcnn.report.history import History, read_run_history
-from lightcnn.preflight import check_run_name
-from lightcnn.run import reserve_version
+from lightcnn.errors import LightCNNError
+from lightcnn.preflight import check_run_name, check_trainer_values
+from lightcnn.run import remove_failed_run, reserve_version
+
+
+def check_trainer_kwargs(kwargs: dict[str, Any]) -> None:
+    """The Trainer options an ``Experiment`` was given: names the Trainer takes, and the epoch
+    and step limits ``lightcnn fit`` accepts (``max_epochs=0`` trains nothing).
+
+    Raises:
+        LightCNNError: the option, and the closest Trainer option or what is valid.
+    """
+    import difflib
+    import inspect
+
+    known = [n for n in inspect.signature(Trainer.__init__).parameters if n != "self"]
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; it takes: {', '.join(known)}"
+            raise LightCNNError(f"Experiment({key}=...): Trainer has no option {key!r}{hint}")
+    check_trainer_values(kwargs, "fit")
 
 
 class Report:
@@ -54,11 +74,16 @@ class Experiment:
             from lightcnn.lightning_overrides import RunLogger
 
             check_run_name(name)
+            check_trainer_kwargs(trainer_kwargs)  # before a version folder is taken
             run = reserve_version(Path(root) / name)
             trainer_kwargs.setdefault("logger", RunLogger.into(run))
             trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
             trainer_kwargs.setdefault("use_distributed_sampler", False)  # lightcnn's samplers shard by rank
-            trainer = Trainer(default_root_dir=str(run), **trainer_kwargs)
+            try:
+                trainer = Trainer(default_root_dir=str(run), **trainer_kwargs)
+            except BaseException:
+                remove_failed_run(run)  # no empty version folder for the next Experiment to skip
+                raise
         self.trainer = trainer
 
     @classmethod

@@ -202,6 +202,14 @@ def test_python_api_mistakes_are_lightcnn_errors_naming_the_fix(mnist_root, tmp_
     Path("tab.yaml").write_text("model:\n\tlr: 1\n")
     with pytest.raises(LightCNNError, match="tab.yaml:2:1: not valid YAML"):
         Experiment.from_config("tab.yaml")
+    task = ClassificationTask(backbone="mnist_cnn", data=dm.data_info)
+    with pytest.raises(LightCNNError, match=r"Experiment\(max_epoch=\.\.\.\): Trainer has no option 'max_epoch'; did you mean max_epochs"):
+        Experiment(task, dm, max_epoch=1)
+    with pytest.raises(LightCNNError, match="trainer.max_epochs=0 trains nothing"):
+        Experiment(task, dm, max_epochs=0)
+    with pytest.raises(TypeError, match="devices"):  # Lightning's own check, raised by the Trainer
+        Experiment(task, dm, devices="abc")
+    assert not Path("runs").exists()  # none of them took a version folder
 
 
 @pytest.mark.slow
