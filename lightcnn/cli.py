@@ -30,6 +30,7 @@ from lightcnn.checkpoint_args import checkpoint_model_args
 from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import check_config_files, config_files_in, explain
+from lightcnn.discarded_args import DiscardedArgs
 from lightcnn.data.info import data_info_of
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
@@ -64,6 +65,7 @@ class LightCNNCLI(CLIOverrides):
         self._run_dir: Path | None = None  # the checkpoint's run folder when resuming / testing a run
         self._checkpoint: tuple[str, dict] | None = None  # (path, contents) of --ckpt_path, loaded once
         self.run_folder: Path | None = None
+        self._discarded = DiscardedArgs()  # options a later class choice dropped: shown as notes
         super().__init__(
             BaseTask,
             LightningDataModule,
@@ -72,7 +74,7 @@ class LightCNNCLI(CLIOverrides):
             trainer_defaults={"default_root_dir": "runs", "use_distributed_sampler": False},
             save_config_callback=AtomicSaveConfigCallback,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"exit_on_error": False, "allow_abbrev": False},
+            parser_kwargs={"exit_on_error": False, "allow_abbrev": False, "logger": self._discarded.logger()},
             auto_configure_optimizers=False,
             args=args,
             run=run,
@@ -191,7 +193,7 @@ class LightCNNCLI(CLIOverrides):
             self.after_failed_run()
             raise
         if rank_zero_only.rank == 0:
-            for note in self._notes:
+            for note in [*self._discarded.notes, *self._notes]:
                 print(f"lightcnn: note: {note}", file=sys.stderr)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:

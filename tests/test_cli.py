@@ -157,3 +157,18 @@ def test_list_and_python_dash_m_entry_point(tmp_path):
     assert out.split() == ["backbones:", "cifar100_cnn", "cifar10_base"]
     bad = subprocess.run([sys.executable, "-m", "lightcnn", "fit", "--model", "Nope"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "unknown task 'Nope'" in bad.stderr
+
+
+def test_options_dropped_by_a_class_change_are_named(mnist_root, tmp_path, monkeypatch, capsys):
+    # --model EmbeddingTask on a classifier config keeps the options both tasks take; the
+    # classifier-only label_smoothing (0.05 in mnist_classify.yaml) cannot apply and is named
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--model", "EmbeddingTask",
+                 "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1"]) == 0
+    err = capsys.readouterr().err
+    assert ("lightcnn: note: EmbeddingTask replaces ClassificationTask, and these options of ClassificationTask do not "
+            "apply to EmbeddingTask, so they are dropped: label_smoothing=0.05\n") in err
+    assert "\n  label_smoothing: 0.05" not in (next((tmp_path / "runs").rglob("config.yaml"))).read_text()
+    assert main(["validate", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--trainer.limit_val_batches", "1"]) == 0
+    assert "dropped" not in capsys.readouterr().err  # the config as written: nothing dropped, no note
