@@ -86,13 +86,18 @@ class ImageFolderDataModule(InMemoryDataModule):
         skipped: list[Path] = []
         for label, d in enumerate(self.class_dirs()):
             files = sorted(p for p in d.rglob("*") if p.is_file())
+            # hidden folders (.ipynb_checkpoints, .git) hold copies and tools' files, not the class's images
+            hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts[:-1])]
+            hidden_set = set(hidden)
+            files = [p for p in files if p not in hidden_set]
             images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-            skipped += [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            skipped += hidden + [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
             if not images:
                 raise LightCNNError(f"{type(self).__name__}: class folder {d} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             samples += [(p, label) for p in images]
         if skipped:
-            warnings.warn(f"{self.root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", stacklevel=2)
+            warnings.warn(f"{self.root}: skipped {len(skipped)} file(s) that are not images or lie in hidden folders, "
+                          f"e.g. {skipped[0]}", stacklevel=2)
         return samples
 
     @property

@@ -27,8 +27,22 @@ def test_non_images_skipped_and_counted(tmp_path):
     root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     (root / "a" / "notes.txt").write_text("hello")
     (root / "b" / "Thumbs.db").write_bytes(b"\0")
-    with pytest.warns(UserWarning, match="skipped 2 non-image file"):
+    with pytest.warns(UserWarning, match="skipped 2 file"):
         ImageFolderDataModule(root=str(root), cache=False)
+
+
+def test_images_in_hidden_folders_are_not_the_class_s(tmp_path):
+    # Jupyter's .ipynb_checkpoints (and .git and the like) hold copies, which would be counted twice
+    root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
+    (root / "a" / ".ipynb_checkpoints").mkdir()
+    copy = root / "a" / ".ipynb_checkpoints" / "img_00-checkpoint.png"
+    copy.write_bytes((root / "a" / "img_00.png").read_bytes())
+    (root / "b" / "more").mkdir()
+    (root / "b" / "more" / "extra.png").write_bytes((root / "b" / "img_00.png").read_bytes())  # a visible subfolder counts
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not images or lie in hidden folders, e\.g\. .*img_00-checkpoint\.png"):
+        samples = ImageFolderDataModule(root=str(root), cache=False).scan()
+    assert [label for _, label in samples].count(0) == 3 and [label for _, label in samples].count(1) == 4
+    assert copy not in [p for p, _ in samples]
 
 
 def test_unreadable_image_empty_class_and_missing_folder_are_named(tmp_path):
