@@ -134,3 +134,15 @@ def test_a_file_error_from_any_library_is_one_line_naming_the_path(code, words):
     assert str(user_error_in(wrapped)).startswith(f"/proc/x.onnx: {words}")
     assert user_error_in(OSError(code, os.strerror(code))) is not None  # no file named: still the user's environment
     assert user_error_in(OSError(errno.EIO, "I/O error", "/x")) is None  # not a path mistake: a traceback, for a report
+
+
+def test_a_folder_of_images_leaves_out_hidden_files(tmp_path, monkeypatch):
+    # macOS writes ._photo.png beside photo.png on foreign disks: metadata with an image's suffix
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    Image.new("L", (8, 8)).save(tmp_path / "photos" / "photo.png")
+    (tmp_path / "photos" / "._photo.png").write_bytes(b"\0\5\26\7 AppleDouble")
+    assert expand(["photos"]) == [Path("photos/photo.png")]
+    assert expand(["photos/._photo.png"]) == [Path("photos/._photo.png")]  # named on purpose: read as asked

@@ -86,8 +86,9 @@ class ImageFolderDataModule(InMemoryDataModule):
         skipped: list[Path] = []
         for label, d in enumerate(self.class_dirs()):
             files = sorted(p for p in d.rglob("*") if p.is_file())
-            # hidden folders (.ipynb_checkpoints, .git) hold copies and tools' files, not the class's images
-            hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts[:-1])]
+            # hidden files and folders (macOS's ._img.jpg, .ipynb_checkpoints, .git) hold metadata, copies and
+            # tools' files, not the class's images
+            hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts)]
             hidden_set = set(hidden)
             files = [p for p in files if p not in hidden_set]
             images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -96,7 +97,7 @@ class ImageFolderDataModule(InMemoryDataModule):
                 raise LightCNNError(f"{type(self).__name__}: class folder {d} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             samples += [(p, label) for p in images]
         if skipped:
-            warnings.warn(f"{self.root}: skipped {len(skipped)} file(s) that are not images or lie in hidden folders, "
+            warnings.warn(f"{self.root}: skipped {len(skipped)} file(s) that are not images or are hidden, "
                           f"e.g. {skipped[0]}", stacklevel=2)
         return samples
 

@@ -77,7 +77,8 @@ def expand(patterns: list[str] | str) -> list[Path]:
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         path = Path(pattern)
         if path.is_dir():
-            hits = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            # not hidden files: macOS's ._photo.jpg beside photo.jpg is metadata with an image's suffix
+            hits = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
         elif path.is_file():
             hits = [path]
         else:

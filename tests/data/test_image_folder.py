@@ -31,15 +31,16 @@ def test_non_images_skipped_and_counted(tmp_path):
         ImageFolderDataModule(root=str(root), cache=False)
 
 
-def test_images_in_hidden_folders_are_not_the_class_s(tmp_path):
+def test_hidden_files_and_folders_are_not_the_class_s_images(tmp_path):
     # Jupyter's .ipynb_checkpoints (and .git and the like) hold copies, which would be counted twice
     root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     (root / "a" / ".ipynb_checkpoints").mkdir()
     copy = root / "a" / ".ipynb_checkpoints" / "img_00-checkpoint.png"
     copy.write_bytes((root / "a" / "img_00.png").read_bytes())
+    (root / "a" / "._img_00.png").write_bytes(b"\0\5\26\7 AppleDouble metadata")  # macOS, beside img_00.png
     (root / "b" / "more").mkdir()
     (root / "b" / "more" / "extra.png").write_bytes((root / "b" / "img_00.png").read_bytes())  # a visible subfolder counts
-    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not images or lie in hidden folders, e\.g\. .*img_00-checkpoint\.png"):
+    with pytest.warns(UserWarning, match=r"skipped 2 file\(s\) that are not images or are hidden, e\.g\. .*/a/\._img_00\.png"):
         samples = ImageFolderDataModule(root=str(root), cache=False).scan()
     assert [label for _, label in samples].count(0) == 3 and [label for _, label in samples].count(1) == 4
     assert copy not in [p for p, _ in samples]
