@@ -251,6 +251,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     # augmentation
     "unknown augmentation": (lambda: fit(MNIST, "--data.augment", "[{name: rotate}]"), ["rotate", "rotation"]),
     "augmentation value out of range": (lambda: fit(MNIST, "--data.augment", "[{name: hflip, p: 1.5}]"), ["hflip", "p=1.5", "valid"]),
+    "augmentation that cannot fit the images": (lambda: fit(MNIST, "--data.augment", "[{name: random_crop, size: 40, padding: 2}]"),
+                                                ["random_crop (data.augment[0])", "size=40 is larger than the 28-px images"]),
     "augmentation option unknown": (lambda: fit(MNIST, "--data.augment", "[{name: rotation, degree: 5}]"), ["'degree'", "degrees"]),
     # embedding settings
     "batch not classes x m": (lambda: fit(EMBED, "--data.batch_size", "100"), ["data.batch_size=100", "classes_per_batch x m_per_class"]),

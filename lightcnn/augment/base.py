@@ -77,6 +77,11 @@ class BatchAugment:
     def output_size(self, size: int) -> int:
         return size
 
+    def misfit(self, channels: int, size: int) -> str | None:
+        """Why this op cannot work on ``channels`` x ``size`` x ``size`` images (its input in the
+        pipeline), or None. Checked when the DataModule is built, before any image is read."""
+        return None
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in vars(self).items() if k != "needs_index")
         return f"{self.name}({args})"

@@ -197,3 +197,11 @@ class RandomCrop(BatchAugment):
 
     def output_size(self, size: int) -> int:
         return self.size or size
+
+    def misfit(self, channels: int, size: int) -> str | None:
+        if self.padding_mode != "constant" and self.padding >= size:
+            return (f"padding={self.padding} with padding_mode {self.padding_mode} must be smaller than the {size}-px "
+                    f"images it pads (or use padding_mode constant)")
+        if (self.size or size) > size + 2 * self.padding:
+            return f"size={self.size} is larger than the {size}-px images padded by {self.padding} on each side ({size + 2 * self.padding} px)"
+        return None

@@ -31,7 +31,9 @@ class Pipeline:
                 self._runs.append([op])
 
     @classmethod
-    def from_config(cls, entries: list[dict[str, Any]] | None) -> Pipeline | None:
+    def from_config(cls, entries: list[dict[str, Any]] | None, channels: int | None = None, size: int | None = None) -> Pipeline | None:
+        """The pipeline of ``entries``; with ``channels`` and ``size`` (the stored images'), each op
+        is also checked against the images it will get (a crop larger than its padded input)."""
         if not entries:
             return None
         ops = []
@@ -52,6 +54,12 @@ class Pipeline:
                 head = f"augmentation {op_cls.registered_name}:"
                 msg = str(err)
                 raise LightCNNError(msg.replace(head, f"augmentation {entry['name']} (data.augment[{i}]):", 1)) from None
+        if channels is not None and size is not None:
+            for i, op in enumerate(ops):
+                problem = op.misfit(channels, size)
+                if problem:
+                    raise LightCNNError(f"augmentation {entries[i]['name']} (data.augment[{i}]): {problem}")
+                size = op.output_size(size)
         return cls(ops)
 
     @property

@@ -229,3 +229,23 @@ def test_scale_zooms_about_the_centre():
     zoom = 1 / drawn[:, 0, 0]
     assert zoom.min() >= 0.8 - 1e-6 and zoom.max() <= 1.2 + 1e-6 and torch.equal(drawn[:, 0, 0], drawn[:, 1, 1])
     assert torch.all(drawn[:, 0, 1] == 0) and torch.all(drawn[:, :2, 2] == 0)
+
+
+@pytest.mark.parametrize("entries, says", [
+    ([{"name": "random_crop", "size": 40, "padding": 2}], "data.augment[0]): size=40 is larger than the 28-px images padded by 2 on each side (32 px)"),
+    ([{"name": "random_crop", "padding": 28, "padding_mode": "reflect"}], "padding=28 with padding_mode reflect must be smaller than the 28-px images"),
+    ([{"name": "cutout", "size": 28}], "data.augment[0]): size=28 is not smaller than the 28-px images"),
+    # each op is checked against what the ops before it hand on: a 20-px crop, then a 20-px cutout
+    ([{"name": "random_crop", "size": 20, "padding": 0}, {"name": "cutout", "size": 20}], "data.augment[1]): size=20 is not smaller than the 20-px"),
+])
+def test_ops_that_cannot_work_on_the_images_are_refused_when_built(entries, says):
+    with pytest.raises(LightCNNError) as err:
+        Pipeline.from_config(entries, channels=1, size=28)
+    assert says in str(err.value)
+
+
+def test_ops_that_fit_are_built_and_run_at_their_limits():
+    pipe = Pipeline.from_config([{"name": "random_crop", "size": 32, "padding": 2}, {"name": "cutout", "size": 31},
+                                 {"name": "random_crop", "padding": 27, "padding_mode": "reflect"}], channels=1, size=28)
+    out = pipe(torch.rand(4, 1, 28, 28), torch.Generator().manual_seed(0))
+    assert out.shape == (4, 1, 32, 32)
