@@ -30,8 +30,8 @@ from lightcnn.checkpoint_args import checkpoint_model_args
 from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import check_config_files, config_files_in, explain
-from lightcnn.discarded_args import DiscardedArgs
 from lightcnn.data.info import data_info_of
+from lightcnn.discarded_args import DiscardedArgs
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
 from lightcnn.precision import note_for_precision

@@ -51,9 +51,9 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
     key = ".".join([section, *keys[1:]]) if section else ""
 
     if m := re.search(r"^the following arguments are required: ((?:\w+\.)?(?:model|data)\b.*)$", message.strip()):
-        missing = [k.strip().rpartition(".")[2] for k in m.group(1).split(",")]
-        what = " and ".join(f"a {_SECTIONS[k][0]} (--{k} NAME: {', '.join(_SECTIONS[k][1] or [])})" for k in missing if k in _SECTIONS)
-        return (f"no {' and no '.join(_SECTIONS[k][0] for k in missing if k in _SECTIONS)} chosen{where}: give a config "
+        missing = [k for k in (k.strip().rpartition(".")[2] for k in m.group(1).split(",")) if k in _SECTIONS]
+        what = " and ".join(f"a {_SECTIONS[k][0]} (--{k} NAME: {', '.join(_SECTIONS[k][1] or [])})" for k in missing)
+        return (f"no {' and no '.join(_SECTIONS[k][0] for k in missing)} chosen{where}: give a config "
                 f"(--config configs/mnist_classify.yaml), or {what}")
     if section in _SECTIONS and (m := re.search(r"does not correspond to a subclass of (\w+)", message)):
         kind, registry = _SECTIONS[section]

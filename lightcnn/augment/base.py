@@ -77,9 +77,9 @@ class BatchAugment:
     def output_size(self, size: int) -> int:
         return size
 
-    def misfit(self, channels: int, size: int) -> str | None:
-        """Why this op cannot work on ``channels`` x ``size`` x ``size`` images (its input in the
-        pipeline), or None. Checked when the DataModule is built, before any image is read."""
+    def misfit(self, size: int) -> str | None:
+        """Why this op cannot work on ``size`` x ``size`` images (its input in the pipeline), or
+        None. Checked when the DataModule is built, before any image is read."""
         return None
 
     def __repr__(self) -> str:

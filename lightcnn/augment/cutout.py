@@ -28,7 +28,7 @@ class Cutout(BatchAugment):
         inside = (ys >= top) & (ys < top + self.size) & (xs >= left) & (xs < left + self.size)
         return torch.where(inside[:, None], torch.full_like(x, self.fill), x)
 
-    def misfit(self, channels: int, size: int) -> str | None:
+    def misfit(self, size: int) -> str | None:
         if self.size >= size:
             return f"size={self.size} is not smaller than the {size}-px images: it would blank (nearly) all of every image it touches"
         return None

@@ -198,7 +198,7 @@ class RandomCrop(BatchAugment):
     def output_size(self, size: int) -> int:
         return self.size or size
 
-    def misfit(self, channels: int, size: int) -> str | None:
+    def misfit(self, size: int) -> str | None:
         if self.padding_mode != "constant" and self.padding >= size:
             return (f"padding={self.padding} with padding_mode {self.padding_mode} must be smaller than the {size}-px "
                     f"images it pads (or use padding_mode constant)")

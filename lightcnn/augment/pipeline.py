@@ -31,8 +31,8 @@ class Pipeline:
                 self._runs.append([op])
 
     @classmethod
-    def from_config(cls, entries: list[dict[str, Any]] | None, channels: int | None = None, size: int | None = None) -> Pipeline | None:
-        """The pipeline of ``entries``; with ``channels`` and ``size`` (the stored images'), each op
+    def from_config(cls, entries: list[dict[str, Any]] | None, size: int | None = None) -> Pipeline | None:
+        """The pipeline of ``entries``; with ``size`` (the stored images'), each op
         is also checked against the images it will get (a crop larger than its padded input)."""
         if not entries:
             return None
@@ -54,9 +54,9 @@ class Pipeline:
                 head = f"augmentation {op_cls.registered_name}:"
                 msg = str(err)
                 raise LightCNNError(msg.replace(head, f"augmentation {entry['name']} (data.augment[{i}]):", 1)) from None
-        if channels is not None and size is not None:
+        if size is not None:
             for i, op in enumerate(ops):
-                problem = op.misfit(channels, size)
+                problem = op.misfit(size)
                 if problem:
                     raise LightCNNError(f"augmentation {entries[i]['name']} (data.augment[{i}]): {problem}")
                 size = op.output_size(size)

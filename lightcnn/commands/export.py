@@ -8,8 +8,6 @@ from pathlib import Path
 from lightcnn.commands.common import parse_with_overrides
 
 
-
-
 def main(argv: list[str]) -> int:
     from lightcnn.errors import LightCNNError
     from lightcnn.export import DEFAULT_OPSET, MIN_OPSET, FORMATS, export_task, verify

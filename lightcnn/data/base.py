@@ -98,7 +98,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         if image_size is not None and image_size < 1:
             raise LightCNNError(f"data.image_size must be >= 1 (or null for the native size), got {image_size}")
         self.grayscale, self.stored_size = grayscale, image_size or self.native_size
-        self.augment, self.augment_seed = Pipeline.from_config(augment, self.in_channels, self.stored_size), augment_seed
+        self.augment, self.augment_seed = Pipeline.from_config(augment, self.stored_size), augment_seed
         self._generators: dict[torch.device, torch.Generator] = {}
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise LightCNNError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")

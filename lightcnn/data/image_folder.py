@@ -88,11 +88,9 @@ class ImageFolderDataModule(InMemoryDataModule):
             files = sorted(p for p in d.rglob("*") if p.is_file())
             # hidden files and folders (macOS's ._img.jpg, .ipynb_checkpoints, .git) hold metadata, copies and
             # tools' files, not the class's images
-            hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts)]
-            hidden_set = set(hidden)
-            files = [p for p in files if p not in hidden_set]
-            images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-            skipped += hidden + [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            hidden = {p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts)}
+            images = [p for p in files if p not in hidden and p.suffix.lower() in IMAGE_SUFFIXES]
+            skipped += [p for p in files if p in hidden or p.suffix.lower() not in IMAGE_SUFFIXES]
             if not images:
                 raise LightCNNError(f"{type(self).__name__}: class folder {d} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             samples += [(p, label) for p in images]

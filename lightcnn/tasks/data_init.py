@@ -18,8 +18,7 @@ def training_images(task: Any, limit: int = DATA_INIT_IMAGES) -> torch.Tensor:
     got, count = [], 0
     for batch in task.trainer.train_dataloader:
         x, _ = images_and_labels(batch)
-        x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()  # lightcnn loaders yield uint8
-        got.append(x[: limit - count])
+        got.append(x[: limit - count])  # uint8 or float: task.normalize reads both
         count += len(got[-1])
         if count >= limit:
             break

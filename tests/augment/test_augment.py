@@ -240,12 +240,12 @@ def test_scale_zooms_about_the_centre():
 ])
 def test_ops_that_cannot_work_on_the_images_are_refused_when_built(entries, says):
     with pytest.raises(LightCNNError) as err:
-        Pipeline.from_config(entries, channels=1, size=28)
+        Pipeline.from_config(entries, size=28)
     assert says in str(err.value)
 
 
 def test_ops_that_fit_are_built_and_run_at_their_limits():
     pipe = Pipeline.from_config([{"name": "random_crop", "size": 32, "padding": 2}, {"name": "cutout", "size": 31},
-                                 {"name": "random_crop", "padding": 27, "padding_mode": "reflect"}], channels=1, size=28)
+                                 {"name": "random_crop", "padding": 27, "padding_mode": "reflect"}], size=28)
     out = pipe(torch.rand(4, 1, 28, 28), torch.Generator().manual_seed(0))
     assert out.shape == (4, 1, 32, 32)
