@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from lightcnn.data.base import InMemoryDataModule, Split
-from lightcnn.data.images import IMAGE_SUFFIXES, decode
+from lightcnn.data.images import DECODER_VERSION, IMAGE_SUFFIXES, decode
 from lightcnn.data.splits import stratified_split
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
@@ -114,7 +114,7 @@ class ImageFolderDataModule(InMemoryDataModule):
 
     # --- decoding, cached ---------------------------------------------------------------------
     def _cache_path(self) -> Path:
-        h = hashlib.sha256(str(self.native_size).encode())
+        h = hashlib.sha256(f"{self.native_size}|decoder {DECODER_VERSION}".encode())
         for p, label in self._samples:
             st = p.stat()
             h.update(f"{p}|{label}|{st.st_size}|{st.st_mtime_ns}".encode())

@@ -1,9 +1,10 @@
-"""Image files: which suffixes count as images, decoding to a square uint8 array, the one
-grayscale conversion (luma), and expanding files / folders / glob patterns."""
+"""Image files: which suffixes count as images, decoding to a square uint8 array (upright, 8 bits
+per channel), the one grayscale conversion (luma), and expanding files / folders / glob patterns."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,6 +12,11 @@ import torch
 from lightcnn.errors import LightCNNError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+# Part of the image-folder cache keys: bump it when ``decode`` returns other pixels for the same
+# file, so that caches written by an earlier version are decoded again. 2: EXIF orientation
+# applied, 16-bit images scaled to 8 bits, float and 32-bit pixels refused.
+DECODER_VERSION = 2
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
 def to_luma(x: torch.Tensor) -> torch.Tensor:
@@ -48,11 +54,14 @@ def decode(path: Path, size: int) -> np.ndarray:
     Raises:
         LightCNNError: the file cannot be read as an image (named).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            # upright as viewers show it: a phone photo's EXIF orientation is applied, not ignored
+            # (in place, so that the file's format, which _eight_bit reads, stays known)
+            ImageOps.exif_transpose(im, in_place=True)
+            im = _eight_bit(im, path).convert("RGB")
             w, h = im.size
             scale = size / min(w, h)
             nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -65,6 +74,41 @@ def decode(path: Path, size: int) -> np.ndarray:
                             f"files that decode to huge images; downscale it, or raise PIL.Image.MAX_IMAGE_PIXELS in your code)") from err
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:  # Pillow raises SyntaxError for some broken headers
         raise LightCNNError(f"cannot read image {path}: {err}") from err
+
+
+def _eight_bit(im: Any, path: Path) -> Any:
+    """``im`` with 8 bits per channel. A 16-bit gray image (PNG, TIFF, PGM) is scaled from
+    0-65535 to 0-255: Pillow's ``convert`` clips it at 255 instead, which turns a 16-bit scan
+    nearly all white. Float and 32-bit integer pixels have no fixed range, so they are refused
+    rather than guessed (Pillow would clip floats in [0, 1] to black). 16-bit RGB files Pillow
+    already reads as 8-bit RGB, scaled.
+
+    Raises:
+        LightCNNError: float, 32-bit or signed 16-bit pixels (the file named).
+    """
+    from PIL import Image
+
+    if im.mode in _SIXTEEN_BIT_MODES or (im.mode == "I" and _sixteen_bit_file(im)):
+        scaled = np.rint(np.asarray(im).astype(np.float32) / 257.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, "L")
+    if im.mode == "F" or im.mode.startswith("I"):
+        kind = "floating-point" if im.mode == "F" else "32-bit or signed integer"
+        raise LightCNNError(f"image {path} has {kind} pixels (Pillow mode {im.mode}), whose range lightcnn cannot "
+                            f"know: it reads 8-bit and 16-bit images; save it as an 8- or 16-bit PNG or TIFF")
+    return im
+
+
+def _sixteen_bit_file(im: Any) -> bool:
+    """Whether Pillow's 32-bit mode ``I`` holds unsigned 16-bit samples: 16-bit PNG and PGM files
+    (Pillow scales a PGM's maxval to 65535), and TIFFs with 16 bits per unsigned sample."""
+    if im.format in ("PNG", "PPM"):
+        return True
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, (0,))
+        unsigned = im.tag_v2.get(339, (1,))
+        first = (lambda v: v[0] if isinstance(v, tuple) else v)
+        return first(bits) == 16 and first(unsigned) == 1
+    return False
 
 
 def expand(patterns: list[str] | str) -> list[Path]:

@@ -23,6 +23,18 @@ def test_split_60_20_20_stratified_resized_and_cached(tmp_path):
     assert torch.equal(again.splits["test"][0], dm.splits["test"][0])
 
 
+def test_a_cache_written_by_another_decoder_version_is_not_reused(tmp_path, monkeypatch):
+    # decode() changed what it returns for some files (EXIF orientation, 16-bit scaling): a cache
+    # from before must be decoded again, not trusted because the files are unchanged
+    import lightcnn.data.image_folder as image_folder
+
+    root = write_image_folder(tmp_path / "imgs", {"cat": 3, "dog": 3})
+    ImageFolderDataModule(root=str(root), image_size=8).setup()
+    monkeypatch.setattr(image_folder, "DECODER_VERSION", image_folder.DECODER_VERSION + 1)
+    ImageFolderDataModule(root=str(root), image_size=8).setup()
+    assert len(list((root / ".lightcnn_cache").glob("*.pt"))) == 2
+
+
 def test_non_images_skipped_and_counted(tmp_path):
     root = write_image_folder(tmp_path / "imgs", {"a": 3, "b": 3})
     (root / "a" / "notes.txt").write_text("hello")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lightcnn.data.images import expand, load_files
+from lightcnn.data.images import decode, expand, load_files
 from lightcnn.errors import LightCNNError
 
 
@@ -27,3 +27,48 @@ def test_expand_folders_globs_and_misses(tmp_path):
     assert len(expand([str(tmp_path / "b.png"), str(tmp_path / "*.png")])) == 1  # no duplicates
     with pytest.raises(LightCNNError, match="'nope/\\*.png' matches no image file"):
         expand(["nope/*.png"])
+
+
+def _gray16(values: np.ndarray) -> Image.Image:
+    return Image.fromarray(values.astype(np.uint16))
+
+
+def test_16_bit_images_are_scaled_to_8_bits_not_clipped(tmp_path):
+    # Pillow's convert("RGB") clips 16-bit values at 255: this 3x3 scan would read as nearly all white
+    values = np.array([[0, 257, 514], [25700, 32896, 40000], [65278, 65534, 65535]])
+    _gray16(values).save(tmp_path / "scan.png")
+    expected = np.array([[0, 1, 2], [100, 128, 156], [254, 255, 255]])  # round(v / 257)
+    assert Image.open(tmp_path / "scan.png").mode == "I;16"
+    x = decode(tmp_path / "scan.png", 3)
+    assert x.shape == (3, 3, 3) and x.dtype == np.uint8
+    assert (x == expected).all()  # each channel the same gray
+    # a 16-bit PGM (Pillow opens it as 32-bit mode I, with maxval scaled to 65535), and a 16-bit TIFF
+    (tmp_path / "scan.pgm").write_bytes(b"P5 3 3 65535\n" + values.astype(">u2").tobytes())
+    _gray16(values).save(tmp_path / "scan.tif")
+    for name in ("scan.pgm", "scan.tif"):
+        assert (decode(tmp_path / name, 3) == expected).all(), name
+
+
+@pytest.mark.parametrize("array, kind", [
+    (np.full((4, 4), 0.5, dtype=np.float32), "floating-point"),  # convert("RGB") made these black
+    (np.full((4, 4), 70000, dtype=np.int32), "32-bit or signed integer"),
+])
+def test_pixels_without_a_known_range_are_refused_naming_the_file(tmp_path, array, kind):
+    Image.fromarray(array).save(tmp_path / "x.tif")
+    with pytest.raises(LightCNNError, match=f"image {tmp_path / 'x.tif'} has {kind} pixels .*8- or 16-bit"):
+        decode(tmp_path / "x.tif", 4)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # stored 4 rows x 8 columns, left half red, right half blue; orientation 6 = shown rotated
+    # 90 degrees clockwise: 8 rows x 4 columns, red on top
+    stored = np.zeros((4, 8, 3), dtype=np.uint8)
+    stored[:, :4, 0] = 255
+    stored[:, 4:, 2] = 255
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "phone.png", exif=exif)
+    x = decode(tmp_path / "phone.png", 4)  # the upright 8x4 centre-cropped to rows 2-5
+    assert (x[:, :2] == np.array([255, 0, 0]).reshape(3, 1, 1)).all()
+    assert (x[:, 2:] == np.array([0, 0, 255]).reshape(3, 1, 1)).all()
