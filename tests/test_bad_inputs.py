@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from lightcnn.cli import main
 from lightcnn.errors import exception_chain
@@ -245,6 +246,11 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "unreadable image": (image_folder(lambda root: (root / "cat" / "img_01.png").write_bytes(b"\x89PNG broken")),
                          ["cannot read image imgs/cat/img_01.png"]),
     "unknown class": (lambda: fit(MNIST, "--data.classes", "[0, 1, eleven]"), ["data.classes", "eleven", "valid"]),
+    "an image folder of one class": (image_folder(lambda root: shutil.rmtree(root / "dog")),
+                                     ["ImageFolderDataModule (root imgs) has 1 class (cat)", "at least 2"]),
+    "data.classes keeping one class": (lambda: fit(MNIST, "--data.classes", "[7]"), ["data.classes keeps 1 class (7)", "at least 2"]),
+    "float pixels in an image folder": (image_folder(lambda root: Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(root / "cat" / "scan.tif")),
+                                       ["image imgs/cat/scan.tif has floating-point pixels", "8- or 16-bit"]),
     "statistics for the wrong channel count": (lambda: fit(MNIST, "--data.mean", "[0.5, 0.5, 0.5]"), ["data.mean has 3 values", "1 channels"]),
     "checkpoint for other channels": (mnist_checkpoint_on_cifar, ["1-channel 28x28", "3-channel 32x32", "grayscale"]),
     "validation split taking everything": (lambda: fit(MNIST, "--data.val_size", "300"), ["data.val_size=300"]),

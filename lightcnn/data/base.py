@@ -116,7 +116,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
                                 f"or drop val_on_test to hold out part of the training split")
         self.val_size, self.split_seed, self.val_on_test = val_size, split_seed, val_on_test
         self.mean, self.std = mean, std
-        self._class_ids = resolve_classes(self.all_class_names, classes, type(self).__name__)
+        self._class_ids = resolve_classes(self.all_class_names, classes, f"{type(self).__name__} (root {self.root})")
         self.heldout_class_ids = resolve_heldout(self.class_names, train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
         self.predict_files = [predict_files] if isinstance(predict_files, str) else predict_files

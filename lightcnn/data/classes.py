@@ -10,8 +10,16 @@ from lightcnn.errors import LightCNNError
 
 
 def resolve_classes(names: list[str], classes: list[str | int] | None, owner: str) -> list[int]:
-    """Label ids (of ``names``) of ``data.classes``, in the given order; all when None."""
+    """Label ids (of ``names``) of ``data.classes``, in the given order; all when None.
+
+    Raises:
+        LightCNNError: unknown or repeated names, or fewer than two classes to learn to tell apart.
+    """
     if classes is None:
+        if len(names) < 2:
+            raise LightCNNError(f"{owner} has {len(names)} class ({', '.join(names)}): a classifier or an embedding "
+                                f"learns to tell classes apart and needs at least 2 (for an image folder: one "
+                                f"subfolder per class)")
         return list(range(len(names)))
     lookup = {n: i for i, n in enumerate(names)}
     unknown = [c for c in map(str, classes) if c not in lookup]
@@ -19,6 +27,9 @@ def resolve_classes(names: list[str], classes: list[str | int] | None, owner: st
         raise LightCNNError(f"data.classes: unknown class {unknown} for {owner}; valid: {names}")
     if len(set(map(str, classes))) != len(classes) or not classes:
         raise LightCNNError(f"data.classes must list distinct class names, got {classes}")
+    if len(classes) < 2:
+        raise LightCNNError(f"data.classes keeps {len(classes)} class ({classes[0]}) of {owner}: a classifier or an "
+                            f"embedding needs at least 2; valid: {names}")
     return [lookup[str(c)] for c in classes]
 
 
@@ -36,6 +47,10 @@ def resolve_heldout(names: list[str], train: list[str | int] | None, heldout: li
     held = [i for i, n in enumerate(names) if (n not in given) == (train is not None)]
     if len(held) == len(names):
         raise LightCNNError(f"data.{key} holds out every class: nothing is left to train on")
+    if len(names) - len(held) < 2:
+        kept = [n for i, n in enumerate(names) if i not in held]
+        raise LightCNNError(f"data.{key} leaves 1 class to train on ({kept[0]}): training needs at least 2 classes "
+                            f"to tell apart (metric learning has no negative pairs with one)")
     return held
 
 
