@@ -16,7 +16,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from lightcnn.augment.pipeline import Pipeline
-from lightcnn.data.classes import check_labels, keep_classes, per_class_batch_size, resolve_classes, resolve_heldout, warn_small_classes
+from lightcnn.data.classes import (check_labels, keep_classes, per_class_batch_size, resolve_classes, resolve_heldout,
+                                   warn_empty_classes, warn_small_classes)
 from lightcnn.data.images import convert_images
 from lightcnn.data.info import DataInfo
 from lightcnn.data.on_device import AugmentOnDevice
@@ -226,6 +227,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         if stage in (None, "test") or (stage == "predict" and not self.predict_files):
             if "test" not in self.splits:
                 self.splits["test"] = self._read(train=False)
+                warn_empty_classes(self.splits["test"][1], self.class_names, "test")
 
     def _setup_train(self) -> None:
         x, y = self._read(train=True)
@@ -238,6 +240,8 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
             self.splits["train_all_classes"] = (x[tr], y[tr])  # references for inference
             tr = tr[~torch.isin(y[tr], torch.tensor(self.heldout_class_ids))]
         self.splits["train"], self.splits["val"] = (x[tr], y[tr]), self.splits["test"] if self.val_on_test else (x[va], y[va])
+        warn_empty_classes(self.splits["train"][1], self.class_names, "train", skip=self.heldout_class_ids)
+        warn_empty_classes(self.splits["val"][1], self.class_names, "val")
         if self.mean is None or self.std is None:
             mean, std = channel_mean_std(self.splits["train"][0])
             self.mean = self.mean or mean

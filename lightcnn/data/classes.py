@@ -106,3 +106,16 @@ def warn_small_classes(y: torch.Tensor, names: list[str], m: int) -> None:
             f"classes with fewer than m_per_class={m} training images are sampled with replacement: {', '.join(small)}",
             stacklevel=2,
         )
+
+
+def warn_empty_classes(y: torch.Tensor, names: list[str], split: str, skip: list[int] | tuple[int, ...] = ()) -> None:
+    """Warn about classes (but ``skip``) with no images in ``split``: a class too small for the
+    seeded split (one image, say) is then never trained on, or missing from the validation
+    metrics, which would otherwise only show as a support of 0 in the per-class report."""
+    counts = torch.bincount(y, minlength=len(names))
+    empty = [names[c] for c in range(len(names)) if counts[c] == 0 and c not in skip]
+    if empty and len(y):
+        shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        what = "the model never sees them" if split == "train" else "their metrics there are empty"
+        warnings.warn(f"{len(empty)} class(es) have no images in the {split} split ({what}): {shown}; "
+                      f"add images or drop them with data.classes", stacklevel=2)

@@ -103,3 +103,15 @@ def test_real_flowers17(real_data):
     total = sum(len(v[1]) for v in dm.splits.values())
     assert total == 1360
     assert [v[1].bincount().tolist() for v in dm.splits.values()] == [[48] * 17, [16] * 17, [16] * 17]
+
+
+def test_classes_too_small_for_a_split_are_named(tmp_path):
+    # "eel" has one image: the seeded 60/20/20 split puts it in training, none in val or test
+    root = write_image_folder(tmp_path / "imgs", {"cat": 10, "dog": 10, "eel": 1})
+    dm = ImageFolderDataModule(root=str(root), image_size=8, cache=False)
+    with pytest.warns(UserWarning, match=r"1 class\(es\) have no images in the val split .*: eel;") as caught:
+        dm.setup("fit")
+    assert not any("train split" in str(w.message) for w in caught)
+    assert dm.splits["train"][1].bincount(minlength=3).tolist() == [6, 6, 1]
+    with pytest.warns(UserWarning, match=r"no images in the test split .*: eel;"):
+        dm.setup("test")
