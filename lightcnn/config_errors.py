@@ -159,6 +159,8 @@ def check_config_files(files: list[str]) -> None:
     """
     import yaml
 
+    from lightcnn import strict_yaml
+
     for name in files:
         path = Path(name)
         if not path.is_file():
@@ -170,7 +172,7 @@ def check_config_files(files: list[str]) -> None:
             raise LightCNNError(f"{name} is not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
                                 f"save the config as UTF-8") from err
         try:
-            loaded = yaml.safe_load(text)
+            loaded = strict_yaml.load(text)  # a key given twice would be dropped silently by PyYAML
         except yaml.YAMLError as err:
             raise LightCNNError(_yaml_problem(name, text, err)) from err
         if loaded is None:
@@ -183,12 +185,18 @@ def check_config_files(files: list[str]) -> None:
 
 def _yaml_problem(name: str, text: str, err: Exception) -> str:
     """``file:line:column: what is wrong`` for broken YAML, with the usual cause named."""
+    from lightcnn import strict_yaml
+
     problem = " ".join(str(getattr(err, "problem", None) or err).split())
     mark = getattr(err, "problem_mark", None)
     if mark is None:  # e.g. a ReaderError (a control character): its message names the position
         return f"{name}: not valid YAML ({problem})"
     lines = text.splitlines()
     line = lines[mark.line] if mark.line < len(lines) else ""
-    hint = ("; YAML indents with spaces, and this line has a tab" if "\t" in line[: mark.column + 1]
-            else "; check the indentation and the brackets and quotes on this line and the one before")
+    if isinstance(err, strict_yaml.DuplicateKeyError):
+        hint = "; keep one of them (YAML would silently use only the last; check the indentation if they belong to different sections)"
+    elif "\t" in line[: mark.column + 1]:
+        hint = "; YAML indents with spaces, and this line has a tab"
+    else:
+        hint = "; check the indentation and the brackets and quotes on this line and the one before"
     return f"{name}:{mark.line + 1}:{mark.column + 1}: not valid YAML ({problem}){hint}"

@@ -195,6 +195,9 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "broken YAML": (lambda: (Path("bad.yaml").write_text("model: [unclosed\n"), fit("bad.yaml"))[1], ["bad.yaml:2:1: not valid YAML"]),
     "YAML indented with a tab": (lambda: (Path("tab.yaml").write_text("model:\n\tclass_path: ClassificationTask\n"), fit("tab.yaml"))[1],
                                  ["tab.yaml:2:1: not valid YAML", "indents with spaces, and this line has a tab"]),
+    "a section given twice in a config": (
+        lambda: (Path("twice.yaml").write_text(Path(MNIST).read_text() + "trainer:\n  max_epochs: 1\n"), fit("twice.yaml"))[1],
+        ["twice.yaml:", "'trainer' is given twice in one mapping (first on line", "keep one of them"]),
     "unknown optimizer": (lambda: fit(MNIST, "--model.optimizer", "adamx"), ["model.optimizer", "'adamx'", "adamw"]),
     "negative learning rate": (lambda: fit(MNIST, "--model.lr", "-0.1"), ["lr=-0.1", "positive"]),
     "unknown backbone": (lambda: fit(MNIST, "--model.backbone", "mnist_cn"), ["mnist_cn", "mnist_cnn"]),

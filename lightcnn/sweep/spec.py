@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from lightcnn import strict_yaml
 from lightcnn.errors import LightCNNError
 from lightcnn.sweep.names import KEY, NAME, value_name
 from lightcnn.sweep.reference import Reference, read_reference
@@ -107,25 +108,6 @@ def to_args(overrides: dict[str, Any]) -> list[str]:
     return args
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
-
-
-def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
 def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     """Read and check a sweep file.
 
@@ -136,7 +118,7 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     if not path.is_file():
         raise LightCNNError(f"--config {path}: no such sweep file")
     try:
-        raw = yaml.load(path.read_text(), Loader=_Loader)
+        raw = strict_yaml.load(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
