@@ -75,3 +75,16 @@ def test_a_plugin_path_entry_that_is_not_a_folder_is_an_error(tmp_path, monkeypa
     monkeypatch.setenv("LIGHTCNN_PLUGIN_PATH", str(tmp_path / "typo"))
     with pytest.raises(LightCNNError, match="LIGHTCNN_PLUGIN_PATH names .*typo'?, which is not a folder"):
         discover()
+
+
+def test_list_refuses_a_plugin_taking_a_built_in_name_as_a_run_does(tmp_path):
+    # `lightcnn list` does not import the built-ins, so the registry alone cannot see this clash
+    import subprocess
+    import sys
+
+    path = write_plugin(tmp_path / "plugins", "mine", "mnist_cnn")
+    done = subprocess.run([sys.executable, "-m", "lightcnn", "list", "backbones"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "duplicate backbone name 'mnist_cnn': built into lightcnn (lightcnn.models.convnet)" in done.stderr
+    assert f"{path.name}:" in done.stderr and done.stdout == ""
