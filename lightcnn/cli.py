@@ -147,6 +147,8 @@ class LightCNNCLI(CLIOverrides):
                 alias = args_alias(self._args)
                 if alias is not None and rank_zero_only.rank == 0:
                     print(f"lightcnn: --ckpt_path {alias}: {describe_choice(alias, Path(ckpt), experiment, self._checkpoint[1])}")
+            if ckpt is None and args_alias(self._args) == "last" and rank_zero_only.rank == 0:  # fit: nothing to resume
+                print(f"lightcnn: --ckpt_path last: no run under {experiment} has a last.ckpt yet: training from the start")
             if self._run_dir is not None and self._run_dir.parent.resolve() != experiment.resolve():
                 self._run_dir = None  # another experiment's checkpoint (transfer): a new run of this one
             if ckpt is not None and sub == "fit":

@@ -95,6 +95,18 @@ def test_resume_from_last_continues_the_same_run(mnist_root, tmp_path, monkeypat
 
 
 @pytest.mark.slow
+def test_fit_from_last_with_nothing_to_resume_says_it_starts_afresh(mnist_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), "--ckpt_path", "last"]) == 0
+    out = capsys.readouterr().out
+    assert f"--ckpt_path last: no run under {runs / 'mnist_classify'} has a last.ckpt yet: training from the start" in out
+    assert (runs / "mnist_classify" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=2), "--ckpt_path", "last"]) == 2  # onecycle planned for 1 epoch
+    assert "training from the start" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_resume_cannot_stretch_a_onecycle_schedule(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
