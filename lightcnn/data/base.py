@@ -59,7 +59,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         batches_per_epoch: epoch length with per-class batches (default: cover the train split once).
         mean, std: per-channel normalisation in [0, 1] units; ``None``: from the training split.
         data_on_device: keep the uint8 splits on the training device (a GPU's memory): batches are gathered there.
-        predict_files: image files, folders or glob patterns (one, or a list) for ``lightcnn predict`` (decoded to
+        predict_files: image files, folders (with their subfolders) or glob patterns (one, or a list) for ``lightcnn predict`` (decoded to
             this dataset's channels and size); ``None`` predicts the test split.
 
     ``data_info`` (``lightcnn.data.DataInfo``) holds what the task needs, from ``__init__`` on

@@ -3,6 +3,7 @@ per channel), the one grayscale conversion (luma), and expanding files / folders
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,7 @@ def expand(patterns: list[str] | str) -> list[Path]:
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         path = Path(pattern)
         if path.is_dir():
-            # not hidden files: macOS's ._photo.jpg beside photo.jpg is metadata with an image's suffix
-            hits = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            hits = _folder_images(path, pattern)
         elif path.is_file():
             hits = [path]
         else:
@@ -134,6 +134,20 @@ def expand(patterns: list[str] | str) -> list[Path]:
     for p in found:  # one entry per file, however many links or patterns lead to it
         unique.setdefault(p.resolve(), p)
     return list(unique.values())
+
+
+def _folder_images(folder: Path, pattern: str) -> list[Path]:
+    """The images in ``folder`` and its subfolders, as an image folder's class folder is read:
+    hidden files and folders are left out (macOS's ._photo.jpg beside photo.jpg is metadata with
+    an image's suffix; .ipynb_checkpoints holds copies), other files are counted in a warning."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts))
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if images and others:
+        warnings.warn(f"data.predict_files: {pattern!r}: skipped {len(others)} file(s) that are not images, "
+                      f"e.g. {others[0]}", stacklevel=3)
+    return images
 
 
 def _glob(pattern: str) -> list[Path]:

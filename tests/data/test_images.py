@@ -72,3 +72,18 @@ def test_exif_orientation_is_applied(tmp_path):
     x = decode(tmp_path / "phone.png", 4)  # the upright 8x4 centre-cropped to rows 2-5
     assert (x[:, :2] == np.array([255, 0, 0]).reshape(3, 1, 1)).all()
     assert (x[:, 2:] == np.array([0, 0, 255]).reshape(3, 1, 1)).all()
+
+
+def test_a_folder_is_read_with_its_subfolders_and_other_files_are_counted(tmp_path):
+    # photos/ holding only class subfolders matched nothing before; images in subfolders beside
+    # top-level ones were left out of the predictions without a word
+    for name in ("photos/a.png", "photos/cats/b.png", "photos/cats/deep/c.jpg", "photos/.ipynb_checkpoints/a.png",
+                 "photos/cats/._b.png", "photos/labels.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not images, e.g. .*labels.csv"):
+        found = expand([str(tmp_path / "photos")])
+    assert [p.relative_to(tmp_path / "photos").as_posix() for p in found] == ["a.png", "cats/b.png", "cats/deep/c.jpg"]
+    (tmp_path / "only_dirs" / "x").mkdir(parents=True)
+    (tmp_path / "only_dirs" / "x" / "d.png").write_bytes(b"")
+    assert [p.name for p in expand(str(tmp_path / "only_dirs"))] == ["d.png"]
