@@ -12,6 +12,7 @@ and reports as the ``lightcnn`` command.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,8 @@ class Experiment:
         test values (``test/acc``, ...). ``verbose=False``: no table of results printed."""
         if ckpt_path == "best" and not getattr(self.trainer.checkpoint_callback, "best_model_path", None):
             ckpt_path = None  # nothing saved yet (no fit in this session)
+            print(f"lightcnn: note: no best checkpoint in {self.run_dir} yet (no fit in this session): testing the "
+                  f"task's current weights (test(ckpt_path=None) says so and prints nothing)", file=sys.stderr)
         from lightcnn.lightning_overrides import weights_as_saved
 
         with weights_as_saved(self.trainer):

@@ -276,3 +276,27 @@ def test_any_datamodule_that_provides_data_info_trains(tmp_path, monkeypatch):
     assert "## Validation (last epoch): per-class precision" in (run / "report.md").read_text()
     assert main(["test", "--ckpt_path", str(run / "checkpoints" / "best.ckpt"), *QUIET]) == 0
     assert json.loads((run / "test_per_class.json").read_text())["classes"][0]["class"] == "tl"
+
+
+
+def test_a_task_built_for_other_data_is_refused_naming_both(mnist_root, tmp_path, monkeypatch, capsys):
+    # Python users build the task and the DataModule separately; a task built for CIFAR-10's facts
+    # fed MNIST failed inside the normalisation with a message about neither
+    from lightcnn import Experiment
+    from lightcnn.data import MNISTDataModule
+    from lightcnn.data.info import DataInfo
+    from lightcnn.errors import LightCNNError
+    from lightcnn.tasks import ClassificationTask, EmbeddingTask
+
+    monkeypatch.chdir(tmp_path)
+    dm = MNISTDataModule(root=str(mnist_root), download=False)
+    task = ClassificationTask(backbone="mnist_cnn", data=DataInfo(num_classes=10, in_channels=3, image_size=32))
+    with pytest.raises(LightCNNError, match=r"ClassificationTask was built for 3-channel 32x32 images of 10 classes, but "
+                                            r"MNISTDataModule gives 1-channel 28x28 images of 10 classes: build the task"):
+        Experiment(task, dm, max_epochs=1, enable_progress_bar=False).fit()
+    # the class count matters for a classifier's outputs, not for an embedding's
+    five = DataInfo(num_classes=5, in_channels=1, image_size=28)
+    with pytest.raises(LightCNNError, match="of 5 classes, but MNISTDataModule gives 1-channel 28x28 images of 10 classes"):
+        Experiment(ClassificationTask(backbone="mnist_cnn", data=five), dm, max_epochs=1).test(verbose=False)
+    assert "no best checkpoint in runs/" in capsys.readouterr().err  # test() before any fit says what it tests
+    five.check_same(dm.data_info, "EmbeddingTask", "MNISTDataModule", classes=EmbeddingTask.fixed_classes)

@@ -86,6 +86,24 @@ class DataInfo:
     def with_normalization(self, mean: Any, std: Any) -> DataInfo:
         return replace(self, mean=None if mean is None else tuple(mean), std=None if std is None else tuple(std))
 
+    def describe(self, classes: bool = True) -> str:
+        """``3-channel 32x32 images of 10 classes``."""
+        return f"{self.in_channels}-channel {self.image_size}x{self.image_size} images" + (f" of {self.num_classes} classes" if classes else "")
+
+    def check_same(self, given: DataInfo, task: str, source: str, classes: bool = True) -> None:
+        """Raise unless ``given`` (a DataModule's facts) has this data's channels and image size
+        (and number of classes, when ``classes``): a task built for other data would fail inside
+        its first layer or metric with a message about neither.
+
+        Raises:
+            LightCNNError: both descriptions, and how to make them agree.
+        """
+        keys = ("in_channels", "image_size", "num_classes") if classes else ("in_channels", "image_size")
+        if any(getattr(self, k) != getattr(given, k) for k in keys):
+            raise LightCNNError(f"{task} was built for {self.describe(classes)}, but {source} gives {given.describe(classes)}: "
+                                f"build the task with data=<that DataModule>.data_info, or set the DataModule's grayscale / "
+                                f"image_size{' / classes' if classes else ''} to match")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers: what goes into hyperparameters and checkpoints (loadable with
         ``weights_only``)."""

@@ -45,8 +45,11 @@ def build_backbone(spec: str | Mapping[str, Any] | nn.Module, in_channels: int, 
         if args:
             raise LightCNNError(_ARGS_WITH_MODULE.format(args=args, kind=f"given by class_path {spec.get('class_path')!r}"))
         factory, args, what = _from_class_path(spec)
-    else:
+    elif isinstance(spec, str):
         factory, args, what = BACKBONES.get(spec), dict(args or {}), f"backbone {spec!r}"
+    else:
+        raise LightCNNError(f"model.backbone must be a registered name (`lightcnn list backbones`), a mapping "
+                            f"{{class_path: ..., init_args: ...}} or an nn.Module, got {type(spec).__name__} {spec!r}")
     names, var_kw = accepted_options(factory)
     data = {"in_channels": in_channels, "image_size": image_size}
     clash = {k: v for k, v in args.items() if k in DATA_ARGS and v != data[k]}

@@ -20,14 +20,14 @@ from torchmetrics.aggregation import MeanMetric
 from lightcnn.callbacks.run_checkpoint import RunCheckpoint, user_checkpoints
 from lightcnn.callbacks.run_record import RunRecord
 from lightcnn.callbacks.run_report import RunReport
-from lightcnn.data.info import DataInfo, data_info_of
+from lightcnn.data.info import DataInfo
 from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.models import build_backbone, count_parameters
 from lightcnn.report.spec import GENERIC, ReportSpec
 from lightcnn.run import run_dir
 from lightcnn.tasks.compiling import Compile, compile_backbone, compile_mode
-from lightcnn.tasks.data_init import init_backbone_from_data
+from lightcnn.tasks.data_init import adopt_datamodule, init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
 from lightcnn.tasks.normalize import Normalize, upgrade_normalization
 from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
@@ -86,6 +86,7 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
     """
 
     monitor, monitor_mode = "val/loss", "min"  # what the best checkpoint optimises; tasks override
+    fixed_classes = True  # outputs per class: the data must have the classes the task was built for
     report_spec: ReportSpec = GENERIC
     deploy_output_name = "outputs"  # the name of deploy_outputs in exported graphs
 
@@ -151,21 +152,8 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
     def image_size(self) -> int:
         return self.data_info.image_size
 
-    def _adopt_normalization(self, stage: str) -> None:
-        """Take the DataModule's normalisation after its ``setup`` when this model has none yet
-        (or a fit starts: the training data's statistics are the model's). A checkpoint loaded
-        after this replaces them with its own."""
-        dm = self.trainer.datamodule if trainer_of(self) is not None else None
-        if dm is None or (self.normalize.known and stage != "fit"):
-            return
-        stats = data_info_of(dm).normalization
-        if stats is not None:
-            self.normalize.set(*stats)
-            self.data_info = self.data_info.with_normalization(*stats)
-            set_hparam(self, "data", self.data_info.to_dict())
-
     def setup(self, stage: str) -> None:
-        self._adopt_normalization(stage)
+        adopt_datamodule(self, stage)
         # In setup, not on_fit_start: that runs after DDP has wrapped the model, whose gradient
         # buckets then no longer match the parameters' strides.
         self.apply_memory_format()
@@ -181,10 +169,9 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(B, num_features)`` of images ``(B, C, H, W)`` in [0, 1]."""
-        # In the model's own float type: under a "true" precision (``bf16-true``, ``16-true``) the
-        # weights are half-size and a float32 batch would not match them; under autocast the model
-        # stays float32 and this changes nothing.
-        x = self.normalize(x)  # to the model's float type (uint8: 0-255 -> [0, 1]) and normalised
+        # In the model's own float type (uint8: 0-255 -> [0, 1]), normalised: under "bf16-true" the
+        # weights are half-size and a float32 batch would not match them; under autocast it changes nothing.
+        x = self.normalize(x)
         # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)

@@ -1,5 +1,6 @@
-"""The optional backbone contract ``init_from_data(images)``: initialisation from the training
-data (fastnet's whitening stem), run once when a fit starts from scratch."""
+"""What a task takes from its DataModule when the Trainer sets it up: a check that the data is
+what the task was built for, the normalisation, and the optional backbone contract
+``init_from_data(images)`` (fastnet's whitening stem), run once when a fit starts from scratch."""
 
 from __future__ import annotations
 
@@ -7,9 +8,28 @@ from typing import Any
 
 import torch
 
+from lightcnn.data.info import data_info_of
+from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.tasks.batch import images_and_labels
 
 DATA_INIT_IMAGES = 5000  # airbench whitens from 5,000 training images
+
+
+def adopt_datamodule(task: Any, stage: str) -> None:
+    """Called by ``BaseTask.setup``: check that the Trainer's DataModule gives the data ``task`` was
+    built for (``DataInfo.check_same``; the number of classes too when ``task.fixed_classes``), and
+    take the DataModule's normalisation when the model has none yet or a fit starts (the training
+    data's statistics are the model's). A checkpoint loaded after this replaces them with its own."""
+    dm = task.trainer.datamodule if trainer_of(task) is not None else None
+    if dm is None:
+        return
+    info = data_info_of(dm)
+    task.data_info.check_same(info, type(task).__name__, type(dm).__name__, classes=task.fixed_classes)
+    if (task.normalize.known and stage != "fit") or info.normalization is None:
+        return
+    task.normalize.set(*info.normalization)
+    task.data_info = task.data_info.with_normalization(*info.normalization)
+    set_hparam(task, "data", task.data_info.to_dict())
 
 
 def training_images(task: Any, limit: int = DATA_INIT_IMAGES) -> torch.Tensor:

@@ -49,6 +49,7 @@ class EmbeddingTask(BaseTask):
     """
 
     monitor, monitor_mode = "val/map_at_r", "max"
+    fixed_classes = False  # an embedding has no per-class outputs: it may embed another dataset's classes
     report_spec = ReportSpec(
         curves=(("loss", ("train/loss_epoch",)), ("MAP@R", ("val/seen/map_at_r", "val/heldout/map_at_r", "val/all/map_at_r"))),
         overfit=("val/map_at_r", "max"),

@@ -63,6 +63,8 @@ def test_bad_options_are_named():
         build_backbone("cifar10_base", 3, 8)
     with pytest.raises(LightCNNError, match="come from the data module"):
         build_backbone("mnist_cnn", 1, 28, {"in_channels": 3})
+    with pytest.raises(LightCNNError, match="model.backbone must be a registered name .* got int 42"):
+        build_backbone(42, 1, 28)  # from Python: was an AttributeError inside the registry
 
 
 class NoFeatures(nn.Module):
