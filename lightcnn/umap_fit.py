@@ -19,9 +19,11 @@ import warnings
 import numpy as np
 import torch
 
+from lightcnn.errors import LightCNNError
+
 UMAP_MODULES = ("umap.umap_", "umap.layouts", "umap.utils")  # where a 2-D euclidean fit's kernels live
-
-
+# umap-learn's spectral initialisation fails (a scipy TypeError) on 3 points or fewer
+MIN_POINTS = 4
 EXACT_KNN_MAX = 20_000  # above this, umap-learn's own approximate search (NN-descent, cached by pynndescent)
 
 
@@ -61,8 +63,10 @@ def umap_2d(x: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, seed: i
     up to ``EXACT_KNN_MAX`` points."""
     import umap
 
+    if len(x) < MIN_POINTS:
+        raise LightCNNError(f"UMAP needs at least {MIN_POINTS} points to lay out, got {len(x)}")
     enable_umap_cache()
-    k = min(n_neighbors, len(x))
+    k = min(n_neighbors, len(x) - 1)  # what umap-learn truncates a larger value to, with a warning
     knn = exact_knn(x, k) + (None,) if len(x) <= EXACT_KNN_MAX else (None, None, None)
     reducer = umap.UMAP(n_neighbors=k, min_dist=min_dist, random_state=seed, n_jobs=1, precomputed_knn=knn)
     with warnings.catch_warnings():

@@ -16,7 +16,7 @@ from lightcnn.io import atomic_write
 from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.registry import CALLBACKS
 from lightcnn.run import run_dir
-from lightcnn.umap_fit import umap_2d
+from lightcnn.umap_fit import MIN_POINTS, umap_2d
 
 
 def subsample(labels: torch.Tensor, max_per_class: int, seed: int) -> torch.Tensor:
@@ -108,6 +108,10 @@ class UMAPCallback(Callback):
         emb, labels = found.embeddings, found.labels
         keep = subsample(labels, self.max_per_class, self.seed)
         emb, labels = emb[keep].float().numpy(), labels[keep].numpy()
+        if len(labels) < MIN_POINTS:  # a run's other outputs are kept: a tiny split is not a failed fit
+            rank_zero_warn(f"UMAPCallback: {stage} has {len(labels)} images, and UMAP needs at least {MIN_POINTS}: "
+                           f"no {tag} projection")
+            return None
         t = time.perf_counter()
         xy = umap_2d(emb, self.n_neighbors, self.min_dist, self.seed)
         self.seconds.append(time.perf_counter() - t)

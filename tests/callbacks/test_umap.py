@@ -35,6 +35,28 @@ def test_umap_callback_on_40_points_writes_png_csv(tmp_path):
     assert cb.project(trainer, task, "test", "other") is None
 
 
+def test_tiny_splits_are_projected_or_skipped_with_a_warning_never_a_traceback(tmp_path):
+    # umap-learn's spectral initialisation raised a scipy TypeError on 3 points, at the end of a fit,
+    # and warned "n_neighbors is larger than the dataset size" below n_neighbors + 1 points
+    import warnings
+
+    trainer = SimpleNamespace(is_global_zero=True, default_root_dir=str(tmp_path), loggers=[], global_step=1)
+    cb = UMAPCallback(n_neighbors=15)
+    for n, written in ((3, False), (4, True), (10, True)):
+        emb, labels = torch.randn(n, 8, generator=torch.Generator().manual_seed(n)), torch.arange(n) % 2
+        task = SimpleNamespace(outputs={"val": EmbeddingOutputs("val", ["a", "b"], emb, labels, [])})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            png = cb.project(trainer, task, "val", f"n{n}")
+        messages = [str(w.message) for w in caught]
+        assert (png is not None) == written, n
+        assert not any("n_neighbors is larger" in m for m in messages), messages
+        if not written:
+            assert any(f"val has {n} images, and UMAP needs at least 4" in m for m in messages), messages
+        else:
+            assert len(list(csv.DictReader(open(tmp_path / "umap" / f"n{n}.csv")))) == n
+
+
 def test_umap_callback_bad_arguments():
     with pytest.raises(LightCNNError, match="n_neighbors >= 2"):
         UMAPCallback(n_neighbors=1)
