@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from torchmetrics.aggregation import CatMetric
@@ -127,6 +129,14 @@ class EmbeddingTask(BaseTask):
         x, y, index, inputs = self.unpack_predict_batch(batch)
         return {"embedding": self(x), "target": y, "index": index, "input": inputs}
 
+    def _explain_nan(self, stage: str, y: torch.Tensor, group: list[int]) -> None:
+        """Say why ``{stage}/map_at_r`` is NaN: every query needs another image of its class."""
+        counts = torch.bincount(y, minlength=self.num_classes)
+        short = [f"{self.class_names[c]} ({int(counts[c])})" for c in group if counts[c] < 2]
+        rank_zero_warn(f"{stage}/map_at_r is NaN: retrieval needs at least 2 {stage} images of a class (a query and "
+                       f"one to find), and these classes have fewer: {', '.join(short[:10])}"
+                       f"{' ...' if len(short) > 10 else ''}; give the split more images (data.val_size / split)")
+
     def _epoch_end(self, stage: str) -> None:
         store = self.collected[stage]
         if not store["emb"].update_count:
@@ -146,5 +156,7 @@ class EmbeddingTask(BaseTask):
             retrieval[prefix.rstrip("/")] = groups
             scalars |= {f"{stage}/{prefix}{g}/{k}": v for g, res in groups.items() for k, v in res.items()}
         scalars[f"{stage}/map_at_r"] = scalars[f"{stage}/{'heldout' if heldout else 'all'}/map_at_r"]
+        if math.isnan(scalars[f"{stage}/map_at_r"]):
+            self._explain_nan(stage, y, heldout or list(range(self.num_classes)))
         self.outputs[stage] = EmbeddingOutputs(stage, self.class_names, emb, y, heldout, retrieval)
         self.log_epoch_scalars(stage, "map_at_r", scalars)  # every rank computed them from the gathered embeddings

@@ -29,6 +29,21 @@ def test_forward_is_unit_length_and_loss_is_pml_multisimilarity():
     assert task.head.weight.grad is not None and task.head.weight.grad.abs().sum() > 0
 
 
+def test_a_nan_map_at_r_is_explained_by_the_classes_with_one_image():
+    # held-out classes 2 and 3 have one validation image each: MAP@R has nothing to find for them
+    torch.manual_seed(0)
+    info = DataInfo(num_classes=4, in_channels=1, image_size=28, mean=(0.0,), std=(1.0,), heldout_class_ids=(2, 3))
+    task = EmbeddingTask(backbone="mnist_cnn", embedding_dim=8, data=info, baselines=False)
+    logged = {}
+    task.log_epoch_scalars = lambda stage, main, scalars: logged.update(scalars)
+    task.eval()
+    with torch.no_grad():
+        task.validation_step((torch.rand(6, 1, 28, 28), torch.tensor([0, 0, 1, 1, 2, 3])), 0)
+    with pytest.warns(UserWarning, match=r"val/map_at_r is NaN: retrieval needs at least 2 val images of a class .*: 2 \(1\), 3 \(1\);"):
+        task.on_validation_epoch_end()
+    assert torch.isnan(torch.tensor(logged["val/map_at_r"])) and logged["val/seen/map_at_r"] >= 0
+
+
 def test_heldout_classes_leave_training_and_stay_in_evaluation(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), download=False, train_classes=["0", "1", "2"], classes_per_batch=3, m_per_class=4)
     assert dm.heldout_class_names == [str(i) for i in range(3, 10)] and dm.batch_size == 12
