@@ -115,3 +115,17 @@ def test_classes_too_small_for_a_split_are_named(tmp_path):
     assert dm.splits["train"][1].bincount(minlength=3).tolist() == [6, 6, 1]
     with pytest.warns(UserWarning, match=r"no images in the test split .*: eel;"):
         dm.setup("test")
+
+
+def test_a_long_decode_is_announced_with_its_time(tmp_path, monkeypatch):
+    import lightcnn.data.image_folder as image_folder
+
+    said: list[str] = []
+    monkeypatch.setattr(image_folder, "rank_zero_info", said.append)
+    monkeypatch.setattr(image_folder, "ANNOUNCE_DECODING", 10)  # 1,000 images by default
+    root = write_image_folder(tmp_path / "imgs", {"cat": 6, "dog": 6})
+    ImageFolderDataModule(root=str(root), image_size=8).setup()
+    assert said[0] == f"ImageFolderDataModule: decoding 12 images of {root} once at 8 px (cached in {root}/.lightcnn_cache/)"
+    assert said[1].startswith("ImageFolderDataModule: decoded 12 images in ") and len(said) == 2
+    ImageFolderDataModule(root=str(root), image_size=8).setup()  # from the cache: nothing to say
+    assert len(said) == 2

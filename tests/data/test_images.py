@@ -87,3 +87,31 @@ def test_a_folder_is_read_with_its_subfolders_and_other_files_are_counted(tmp_pa
     (tmp_path / "only_dirs" / "x").mkdir(parents=True)
     (tmp_path / "only_dirs" / "x" / "d.png").write_bytes(b"")
     assert [p.name for p in expand(str(tmp_path / "only_dirs"))] == ["d.png"]
+
+
+def test_jpegs_are_decoded_at_a_reduced_scale_close_to_the_full_decode(tmp_path):
+    # 800x600 at 64 px: libjpeg's 1/8 scale (100x75) covers 64x64, so only that is decoded
+    yy, xx = np.mgrid[0:600, 0:800]
+    smooth = np.stack([xx * 255 / 800, yy * 255 / 600, (xx + yy) * 255 / 1400], -1).astype(np.uint8)
+    Image.fromarray(smooth).save(tmp_path / "big.jpg", quality=95)
+    with Image.open(tmp_path / "big.jpg") as im:
+        full = im.convert("RGB").resize((85, 64), Image.Resampling.BILINEAR, reducing_gap=3.0).crop((10, 0, 74, 64))
+    x = decode(tmp_path / "big.jpg", 64)
+    assert x.shape == (3, 64, 64)
+    assert np.abs(x.astype(int) - np.asarray(full).transpose(2, 0, 1)).mean() < 2.0
+
+
+def test_decode_many_keeps_the_order_and_names_an_unreadable_file(tmp_path):
+    from lightcnn.data.images import decode_many
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)] * 20
+    paths = []
+    for i, c in enumerate(colours):
+        Image.new("RGB", (6, 6), c).save(tmp_path / f"{i:02d}.png")
+        paths.append(tmp_path / f"{i:02d}.png")
+    x = decode_many(paths, 4)
+    assert x.shape == (60, 3, 4, 4) and [tuple(im[:, 0, 0]) for im in x] == colours
+    (tmp_path / "41.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(LightCNNError, match=f"cannot read image {tmp_path / '41.png'}"):
+        decode_many(paths, 4)
+    assert decode_many([], 4).shape == (0, 3, 4, 4)
