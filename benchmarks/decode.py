@@ -81,7 +81,7 @@ def main() -> None:
     print(f"{len(paths)} images at {a.size} px, {a.repeats} rounds, medians")
     print("| decoding | ms per image | the rounds | vs plain |")
     print("|---|---|---|---|")
-    for k, label in (("plain", "Pillow, full decode, one file after another"), ("lightcnn", "`decode_many` (reduced JPEG scale, a thread per core)")):
+    for k, label in (("plain", "Pillow, full decode, one file after another"), ("lightcnn", "`decode_many` (reduced JPEG scale, a thread per torch thread)")):
         print(f"| {label} | {ms[k]:.1f} | {', '.join(f'{v:.1f}' for v in times[k])} | {ms['plain'] / ms[k]:.2f}x |")
     print(f"mean absolute difference between the two: {diff:.2f} (of 255)")
     a.out.parent.mkdir(parents=True, exist_ok=True)
