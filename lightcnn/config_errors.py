@@ -94,7 +94,10 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         return f"unknown {kind} {given!r} for '{section}'{where}; {hint}valid: {', '.join(names)} (or a class_path)"
     inner = message[message.rfind('Parser key "') :] if len(keys) > 1 else message
     if m := re.search(r"Expected a (.+?)\. Got value: (.*)", inner):
-        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {_type_name(m.group(1))}"
+        # an augmentation given by its name alone (`augment: [hflip]`): say what an entry looks like
+        hint = (f"; an augmentation is a mapping, e.g. {{name: {m.group(2).strip()}}} (`lightcnn list augmentations`)"
+                if key.endswith("augment") and _type_name(m.group(1)) == "dict" else "")
+        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {_type_name(m.group(1))}{hint}"
     subtypes, given = re.search(r"Subtypes: \[(.+?)\]\n", inner), re.search(r"Given value: (.*)", inner)
     if subtypes and given and len(keys) > 1:
         options = [_type_name(t) for t in _split_top_level(subtypes.group(1))]

@@ -263,6 +263,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "augmentation that cannot fit the images": (lambda: fit(MNIST, "--data.augment", "[{name: random_crop, size: 40, padding: 2}]"),
                                                 ["random_crop (data.augment[0])", "size=40 is larger than the 28-px images"]),
     "augmentation option unknown": (lambda: fit(MNIST, "--data.augment", "[{name: rotation, degree: 5}]"), ["'degree'", "degrees"]),
+    "augmentation given by its name alone": (lambda: fit(MNIST, "--data.augment", "[hflip, rotation]"),
+                                             ["data.augment", "got 'hflip', expected dict", "e.g. {name: hflip}"]),
     # embedding settings
     "batch not classes x m": (lambda: fit(EMBED, "--data.batch_size", "100"), ["data.batch_size=100", "classes_per_batch x m_per_class"]),
     "m_per_class without classes_per_batch": (lambda: fit(EMBED, "--data.classes_per_batch", "null"), ["classes_per_batch and data.m_per_class go together"]),
