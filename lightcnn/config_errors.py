@@ -162,7 +162,7 @@ def check_config_files(files: list[str]) -> None:
     """
     import yaml
 
-    from lightcnn import strict_yaml
+    from lightcnn.strict_yaml import load_unique_keys
 
     for name in files:
         path = Path(name)
@@ -175,7 +175,7 @@ def check_config_files(files: list[str]) -> None:
             raise LightCNNError(f"{name} is not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
                                 f"save the config as UTF-8") from err
         try:
-            loaded = strict_yaml.load(text)  # a key given twice would be dropped silently by PyYAML
+            loaded = load_unique_keys(text)  # a key given twice would be dropped silently by PyYAML
         except yaml.YAMLError as err:
             raise LightCNNError(_yaml_problem(name, text, err)) from err
         if loaded is None:
@@ -188,7 +188,7 @@ def check_config_files(files: list[str]) -> None:
 
 def _yaml_problem(name: str, text: str, err: Exception) -> str:
     """``file:line:column: what is wrong`` for broken YAML, with the usual cause named."""
-    from lightcnn import strict_yaml
+    from lightcnn.strict_yaml import DuplicateKeyError
 
     problem = " ".join(str(getattr(err, "problem", None) or err).split())
     mark = getattr(err, "problem_mark", None)
@@ -196,7 +196,7 @@ def _yaml_problem(name: str, text: str, err: Exception) -> str:
         return f"{name}: not valid YAML ({problem})"
     lines = text.splitlines()
     line = lines[mark.line] if mark.line < len(lines) else ""
-    if isinstance(err, strict_yaml.DuplicateKeyError):
+    if isinstance(err, DuplicateKeyError):
         hint = "; keep one of them (YAML would silently use only the last; check the indentation if they belong to different sections)"
     elif "\t" in line[: mark.column + 1]:
         hint = "; YAML indents with spaces, and this line has a tab"

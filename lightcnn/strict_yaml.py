@@ -39,7 +39,7 @@ def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
-def load(text: str) -> Any:
+def load_unique_keys(text: str) -> Any:
     """``yaml.safe_load(text)``, refusing repeated keys.
 
     Raises:

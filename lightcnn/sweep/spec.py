@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from lightcnn import strict_yaml
 from lightcnn.errors import LightCNNError
+from lightcnn.strict_yaml import load_unique_keys
 from lightcnn.sweep.names import KEY, NAME, value_name
 from lightcnn.sweep.reference import Reference, read_reference
 from lightcnn.sweep.space import Param, parse_param, pruner_of, sampler_of
@@ -118,7 +118,7 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     if not path.is_file():
         raise LightCNNError(f"--config {path}: no such sweep file")
     try:
-        raw = strict_yaml.load(path.read_text())
+        raw = load_unique_keys(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
