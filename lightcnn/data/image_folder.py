@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from lightcnn.data.base import InMemoryDataModule, Split
-from lightcnn.data.images import DECODER_VERSION, IMAGE_SUFFIXES, decode_many
+from lightcnn.data.images import DECODER_VERSION, IMAGE_SUFFIXES, decode_many, folder_files
 from lightcnn.data.splits import stratified_split
 from lightcnn.errors import LightCNNError
 from lightcnn.io import atomic_write
@@ -88,12 +88,8 @@ class ImageFolderDataModule(InMemoryDataModule):
         samples: Samples = []
         skipped: list[Path] = []
         for label, d in enumerate(self.class_dirs()):
-            files = sorted(p for p in d.rglob("*") if p.is_file())
-            # hidden files and folders (macOS's ._img.jpg, .ipynb_checkpoints, .git) hold metadata, copies and
-            # tools' files, not the class's images
-            hidden = {p for p in files if any(part.startswith(".") for part in p.relative_to(d).parts)}
-            images = [p for p in files if p not in hidden and p.suffix.lower() in IMAGE_SUFFIXES]
-            skipped += [p for p in files if p in hidden or p.suffix.lower() not in IMAGE_SUFFIXES]
+            images, hidden, others = folder_files(d)  # hidden files hold metadata, copies and tools' files
+            skipped += sorted(hidden + others)
             if not images:
                 raise LightCNNError(f"{type(self).__name__}: class folder {d} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             samples += [(p, label) for p in images]

@@ -159,14 +159,23 @@ def expand(patterns: list[str] | str) -> list[Path]:
     return list(unique.values())
 
 
+def folder_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """``(images, hidden, others)``: the files in ``folder`` and its subfolders, sorted, split into
+    images, hidden files (a hidden name, or inside a hidden folder: macOS's ._photo.jpg beside
+    photo.jpg is metadata with an image's suffix, .ipynb_checkpoints holds copies, .git tools'
+    files) and the other files. How an image folder's class folder and a ``predict_files``
+    folder are read."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    is_hidden = [any(part.startswith(".") for part in p.relative_to(folder).parts) for p in files]
+    hidden = [p for p, h in zip(files, is_hidden) if h]
+    shown = [p for p, h in zip(files, is_hidden) if not h]
+    images = [p for p in shown if p.suffix.lower() in IMAGE_SUFFIXES]
+    return images, hidden, [p for p in shown if p.suffix.lower() not in IMAGE_SUFFIXES]
+
+
 def _folder_images(folder: Path, pattern: str) -> list[Path]:
-    """The images in ``folder`` and its subfolders, as an image folder's class folder is read:
-    hidden files and folders are left out (macOS's ._photo.jpg beside photo.jpg is metadata with
-    an image's suffix; .ipynb_checkpoints holds copies), other files are counted in a warning."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(folder).parts))
-    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    """The images in ``folder`` and its subfolders (``folder_files``); other files are counted in a warning."""
+    images, _, others = folder_files(folder)
     if images and others:
         warnings.warn(f"data.predict_files: {pattern!r}: skipped {len(others)} file(s) that are not images, "
                       f"e.g. {others[0]}", stacklevel=3)
