@@ -64,13 +64,11 @@ def _task_class(class_path: str, ckpt: str | Path) -> type[BaseTask]:
 
 def check_compatible(task: BaseTask, dm: InMemoryDataModule, ckpt: str | Path) -> None:
     """The checkpoint's input shape must match the data's."""
-    want = (task.in_channels, task.image_size)
     info = data_info_of(dm)
-    got = (info.in_channels, info.image_size)
-    if want != got:
+    if (task.in_channels, task.image_size) != (info.in_channels, info.image_size):
         raise LightCNNError(
-            f"{ckpt} was trained on {want[0]}-channel {want[1]}x{want[1]} images but the data gives "
-            f"{got[0]}-channel {got[1]}x{got[1]}; set data.init_args.grayscale / image_size to match"
+            f"{ckpt} was trained on {task.data_info.describe(classes=False)} but the data gives "
+            f"{info.describe(classes=False)}; set data.init_args.grayscale / image_size to match"
         )
 
 
