@@ -20,11 +20,9 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule, Trainer
-from lightning.pytorch.callbacks import ModelSummary, ProgressBar, TQDMProgressBar
 from lightning.pytorch.plugins import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 
-from lightcnn.callbacks.epoch_lines import EpochLines
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.checkpoint_args import checkpoint_model_args
 from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
@@ -33,15 +31,14 @@ from lightcnn.config_errors import check_config_files, config_files_in, explain
 from lightcnn.data.info import data_info_of
 from lightcnn.discarded_args import DiscardedArgs
 from lightcnn.errors import LightCNNError
-from lightcnn.lightning_overrides import CLIOverrides, FlopsModelSummary, RunLogger, weights_as_saved
+from lightcnn.lightning_overrides import CLIOverrides, RunLogger, weights_as_saved
 from lightcnn.precision import note_for_precision
 from lightcnn.precision_plugin import NativeBF16Precision  # noqa: F401  (named by class in configs' trainer.plugins)
 from lightcnn.preflight import check_monitors, check_precision_choice, check_resume, check_run_name, check_trainer_values
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
 from lightcnn.terminal import print_summary, quiet_terminal
-
-PROGRESS_EVERY = 10  # steps between progress-bar refreshes
+from lightcnn.trainer_defaults import default_callbacks
 
 
 class LightCNNCLI(CLIOverrides):
@@ -212,14 +209,9 @@ class LightCNNCLI(CLIOverrides):
         self.trainer_defaults.pop("callbacks", None)
         given = trainer_init.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
-        if cfg["trainer"].get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
-            # Lightning's default bar refreshes on every step: ~1.5 ms of Python per step here, a few
-            # percent of a small CNN's step. Every 10th step (when the loss is logged) costs ~0.3 ms.
-            # Not a terminal (a log file, CI): one line per epoch instead of redrawn bars.
-            bar = TQDMProgressBar(refresh_rate=PROGRESS_EVERY) if sys.stdout.isatty() else EpochLines()
-            self.trainer_defaults["callbacks"] = [bar]
-        if cfg["trainer"].get("enable_model_summary") is not False and not any(isinstance(c, ModelSummary) for c in given):
-            self.trainer_defaults.setdefault("callbacks", []).append(FlopsModelSummary())
+        added = default_callbacks(given, cfg["trainer"].get("enable_progress_bar"), cfg["trainer"].get("enable_model_summary"))
+        if added:
+            self.trainer_defaults["callbacks"] = added
         self.save_config_kwargs["config_filename"] = "config.yaml" if self.subcommand in ("fit", None) else f"config_{self.subcommand}.yaml"
         return super().instantiate_trainer(**kwargs)
 

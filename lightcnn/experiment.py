@@ -22,6 +22,7 @@ from lightcnn.report.history import History, read_run_history
 from lightcnn.errors import LightCNNError
 from lightcnn.preflight import check_run_name, check_trainer_values
 from lightcnn.run import remove_failed_run, reserve_version
+from lightcnn.terminal import lightning_notices_dropped
 
 
 def check_trainer_kwargs(kwargs: dict[str, Any]) -> None:
@@ -73,6 +74,7 @@ class Experiment:
         if trainer is None:
             from lightcnn.checkpoint_io import AtomicCheckpointIO
             from lightcnn.lightning_overrides import RunLogger
+            from lightcnn.trainer_defaults import default_callbacks
 
             check_run_name(name)
             check_trainer_kwargs(trainer_kwargs)  # before a version folder is taken
@@ -80,8 +82,13 @@ class Experiment:
             trainer_kwargs.setdefault("logger", RunLogger.into(run))
             trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
             trainer_kwargs.setdefault("use_distributed_sampler", False)  # lightcnn's samplers shard by rank
+            given = trainer_kwargs.get("callbacks") or []
+            given = list(given) if isinstance(given, (list, tuple)) else [given]
+            trainer_kwargs["callbacks"] = [*given, *default_callbacks(given, trainer_kwargs.get("enable_progress_bar"),
+                                                                     trainer_kwargs.get("enable_model_summary"))]
             try:
-                trainer = Trainer(default_root_dir=str(run), **trainer_kwargs)
+                with lightning_notices_dropped():
+                    trainer = Trainer(default_root_dir=str(run), **trainer_kwargs)
             except BaseException:
                 remove_failed_run(run)  # no empty version folder for the next Experiment to skip
                 raise
@@ -96,7 +103,8 @@ class Experiment:
 
         _import_builtins()
         discover()
-        cli = LightCNNCLI.from_config(config, overrides)
+        with lightning_notices_dropped():
+            cli = LightCNNCLI.from_config(config, overrides)
         return cls(cli.model, cli.datamodule, trainer=cli.trainer)
 
     @property
@@ -106,7 +114,8 @@ class Experiment:
 
     def fit(self, ckpt_path: str | None = None) -> dict[str, float]:
         """Train (``ckpt_path`` resumes); return the last epoch's values (``val/acc``, ...)."""
-        self.trainer.fit(self.task, datamodule=self.data, ckpt_path=ckpt_path)
+        with lightning_notices_dropped():
+            self.trainer.fit(self.task, datamodule=self.data, ckpt_path=ckpt_path)
         history = self.history
         if not history.epochs:
             return {}
@@ -122,7 +131,7 @@ class Experiment:
                   f"task's current weights (test(ckpt_path=None) says so and prints nothing)", file=sys.stderr)
         from lightcnn.lightning_overrides import weights_as_saved
 
-        with weights_as_saved(self.trainer):
+        with weights_as_saved(self.trainer), lightning_notices_dropped():
             self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True, verbose=verbose)
         return dict(self.history.test)
 

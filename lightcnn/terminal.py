@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -115,6 +117,27 @@ def quiet_terminal() -> None:
             rank_zero = logging.getLogger(origin)
             if _keep not in rank_zero.filters:
                 rank_zero.addFilter(_keep)
+
+
+@contextmanager
+def lightning_notices_dropped() -> Iterator[None]:
+    """For the duration, Lightning's advertisements, its notices about what lightcnn does on
+    purpose and the warnings in ``IGNORED_WARNINGS`` are left out, as the command leaves them out;
+    afterwards the process's warning filters and Lightning's loggers are as they were. For
+    ``Experiment``'s calls in a user's own process (a notebook, a script), where ``quiet_terminal``,
+    which changes them for good, is the command's business only."""
+    loggers = [logging.getLogger(f"{name}.utilities.rank_zero") for name in ("lightning.pytorch", "lightning.fabric")]
+    added = [logger for logger in loggers if _keep not in logger.filters]
+    for logger in added:
+        logger.addFilter(_keep)
+    try:
+        with warnings.catch_warnings():
+            for pattern in IGNORED_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        for logger in added:
+            logger.removeFilter(_keep)
 
 
 def print_summary(metrics: dict[str, Any], stage: str, run: Path | None, ckpt: str | None, named: tuple[str, ...] = ()) -> None:
