@@ -112,8 +112,7 @@ def image_grid_png(
             ax.text(left + w / 2, r * cell_h + band / 2, titles[i], ha="center", va="center", fontsize=7)
     colours = None
     if gray:
-        colours = plt.get_cmap(cmap or "gray").copy()
-        colours.set_bad("white")  # the NaN background
+        colours = plt.get_cmap(cmap or "gray").with_extremes(bad="white")  # the NaN background
     ax.imshow(np.ma.masked_invalid(mosaic[..., 0]) if gray else mosaic, cmap=colours, vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if suptitle:

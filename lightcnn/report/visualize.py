@@ -101,8 +101,7 @@ def signed_filters_png(conv: nn.Conv2d, name: str, input_channel: int | None = N
     plt = pyplot()
     fig = plt.figure(figsize=(0.7 * per_row * len(chans) + 1.3, 0.75 * rows + 0.8))
     ax = fig.add_axes((0.02, 0.02, 0.84, 0.86))
-    cmap = plt.get_cmap("seismic").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("seismic").with_extremes(bad="white")  # the NaN gaps between filters
     image = ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set_axis_off()
     fig.colorbar(image, cax=fig.add_axes((0.88, 0.1, 0.03, 0.7)))
