@@ -154,3 +154,39 @@ def check_monitors(callbacks: list[Any], task: Any) -> None:
                 f"{type(cb).__name__}(monitor={monitor!r}): {type(task).__name__} logs no such metric; {hint}"
                 f"metrics that can be monitored: {', '.join(shown)} (and per class, where logged)"
             )
+
+
+def check_validation_reached(trainer: Any) -> None:
+    """A fresh fit whose ``max_steps`` end it before its first validation (Lightning validates
+    at the end of an epoch, or every ``val_check_interval`` batches, never because ``max_steps``
+    was reached mid-epoch) would end with no validation value at all: an ``EarlyStopping`` on a
+    ``val/`` metric would then fail after the training, and the run would have no best
+    checkpoint and no validation report. Checked when training starts (the epoch's length is
+    known then).
+
+    Raises:
+        LightCNNError: an ``EarlyStopping`` monitors a ``val/`` metric that would never be logged.
+    """
+    import math
+
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.utilities import rank_zero_warn
+
+    max_steps, batches = trainer.max_steps, trainer.num_training_batches
+    if trainer.global_step > 0 or max_steps is None or max_steps < 0 or not math.isfinite(batches):
+        return  # a resumed fit, no step limit, or an epoch of unknown length
+    if not isinstance(trainer.val_check_interval, (int, float)) or not sum(trainer.num_val_batches or [0]):
+        return  # validation by the clock, or none at all
+    accumulate = max(1, trainer.accumulate_grad_batches)
+    first = math.ceil(trainer.val_check_batch / accumulate)
+    if trainer.check_val_every_n_epoch is not None:
+        first += (trainer.check_val_every_n_epoch - 1) * math.ceil(batches / accumulate)
+    if max_steps >= first:
+        return
+    why = (f"trainer.max_steps={max_steps} ends the fit before its first validation (after {first} training steps; "
+           f"Lightning does not validate when max_steps stops an epoch)")
+    fix = f"raise trainer.max_steps to {first} or more, or validate every {max_steps} batches (trainer.val_check_interval: {max_steps})"
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
+            raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
+    rank_zero_warn(f"{why}: the run will have no validation values, no best checkpoint and no validation report; {fix}")

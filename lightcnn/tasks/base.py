@@ -34,6 +34,7 @@ from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_o
 from lightcnn.tasks.step_costs import LeanHookAttributes, remove_per_step_costs
 from lightcnn.tasks.step_sums import StepSum
 from lightcnn.outputs import EvalOutputs
+from lightcnn.preflight import check_validation_reached
 
 # What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
 # it is left out of the annotation because jsonargparse's help would then list every torch.nn
@@ -185,6 +186,7 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         return optimizer_and_schedule(self)
 
     def on_train_start(self) -> None:
+        check_validation_reached(self.trainer)
         init_backbone_from_data(self)
         self.normalize.check_next_training_batch = True  # the DataModule's first batch, once
         sched = self.lr_schedulers()
@@ -216,6 +218,8 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")
+        if self.trainer.sanity_checking:  # the untrained weights on a few batches: never the run's validation
+            self.outputs.pop("val", None)
 
     def on_test_epoch_end(self) -> None:
         self._epoch_end("test")

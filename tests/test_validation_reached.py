@@ -1,0 +1,58 @@
+"""A fit that ``max_steps`` ends before its first validation: Lightning does not validate when
+``max_steps`` stops an epoch, so the run has no validation values. An ``EarlyStopping`` on a
+``val/`` metric is refused before training; otherwise a warning says so; and the sanity
+check's results on the untrained weights never stand in for the run's validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lightcnn.cli import main
+from tests.conftest import tiny_fit_args
+
+# 5 training batches an epoch: the first validation ends batch 5 (step 5); every second epoch and
+# 2 batches per step: ceil(5/2) = 3 steps an epoch, so epoch 2 ends at step 3 + 3 = 6.
+FIVE = ["--trainer.limit_train_batches", "5", "--trainer.limit_val_batches", "2", "--trainer.max_epochs", "-1"]
+EARLY = ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/acc", "--trainer.callbacks.mode", "max"]
+
+
+def _fit(mnist_root, tmp_path, *extra):
+    return main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs"), *FIVE, *extra])
+
+
+@pytest.mark.parametrize(("extra", "first"), [
+    ((), 5),
+    (("--trainer.check_val_every_n_epoch", "2", "--trainer.accumulate_grad_batches", "2"), 6),
+    (("--trainer.val_check_interval", "2"), 2),
+], ids=["each epoch", "every second epoch, two batches a step", "every 2 batches"])
+@pytest.mark.slow
+def test_early_stopping_that_would_never_see_its_metric_is_refused_before_training(mnist_root, tmp_path, capsys, extra, first):
+    assert _fit(mnist_root, tmp_path, "--trainer.max_steps", str(first - 1), *extra, *EARLY) == 2
+    err = capsys.readouterr().err
+    assert (f"trainer.max_steps={first - 1} ends the fit before its first validation (after {first} training steps" in err
+            and "EarlyStopping(monitor='val/acc') would have nothing to check" in err
+            and f"raise trainer.max_steps to {first} or more" in err), err
+    assert not (tmp_path / "runs" / "mnist_classify").exists()  # nothing trained, nothing left behind
+    assert _fit(mnist_root, tmp_path, "--trainer.max_steps", str(first), *extra, *EARLY) == 0  # the boundary validates
+
+
+@pytest.mark.slow
+def test_a_fit_without_validation_warns_and_writes_no_validation_report(mnist_root, tmp_path):
+    with pytest.warns(UserWarning, match=r"max_steps=4 ends the fit before its first validation \(after 5 training steps"):
+        assert _fit(mnist_root, tmp_path, "--trainer.max_steps", "4") == 0
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    # the sanity check evaluated the untrained weights on 2 batches: that is not the run's validation
+    assert not (run / "val_per_class.json").exists()
+    assert "Validation (last epoch)" not in (run / "report.md").read_text()
+    assert json.loads((run / "history.json").read_text())["epochs"]["0"].get("val/acc") is None
+
+
+@pytest.mark.slow
+def test_the_validation_report_is_the_last_epochs_not_the_sanity_checks(mnist_root, tmp_path):
+    assert _fit(mnist_root, tmp_path, "--trainer.max_steps", "5") == 0
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    report = json.loads((run / "val_per_class.json").read_text())
+    assert report["accuracy"] == pytest.approx(history["0"]["val/acc"])
