@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, SequentialSampler
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -156,3 +156,22 @@ class MPerClassBatchSampler(Sampler[torch.Tensor]):
             c_f.NUMPY_RANDOM = saved
         batches = flat.view(total, self.batch_size)
         yield from batches[rank::world]
+
+
+class FixedBatches(SequentialSampler):
+    """The same index batches every epoch, in order: the first epoch's batches of ``sampler``.
+
+    For Lightning's ``overfit_batches``, which trains and validates on the same few batches each
+    epoch: Lightning replaces any train or validation sampler that is not a ``SequentialSampler``
+    with a per-sample one over the dataset, which would break batching by indexing (one image per
+    "batch"). This one is the sequential sampler Lightning asks for, over whole batches.
+    """
+
+    def __init__(self, sampler: Sampler[torch.Tensor]) -> None:  # noqa: D107 - SequentialSampler's data_source is not used
+        self.batches = list(sampler)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)

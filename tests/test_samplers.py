@@ -90,3 +90,42 @@ def test_ranks_get_equal_step_counts(monkeypatch):
             lens.add((len(per_class), len(list(per_class)), len(shuffled), len(list(shuffled))))
         assert len(lens) == 1  # every rank: same number of batches, and at least one
         assert next(iter(lens))[0] >= 1
+
+
+def test_fixed_batches_repeat_the_first_draw_as_a_sequential_sampler():
+    from torch.utils.data import SequentialSampler
+
+    from lightcnn.samplers import FixedBatches
+
+    inner = IndexBatchSampler(10, 4, shuffle=True, seed=3)
+    fixed = FixedBatches(inner)
+    first = [b.tolist() for b in fixed]
+    assert first == [b.tolist() for b in IndexBatchSampler(10, 4, shuffle=True, seed=3)]  # epoch 0's draw
+    inner.set_epoch(1)
+    assert [b.tolist() for b in fixed] == first and len(fixed) == 3  # every epoch the same batches
+    assert isinstance(fixed, SequentialSampler)  # what Lightning's overfit_batches keeps as it is
+
+
+def test_overfit_batches_gets_the_same_mixed_batches_every_epoch(tmp_path):
+    """Lightning's overfit_batches swapped lightcnn's samplers for a per-sample one (one image per
+    'batch', then a crash); a class-sorted split in order would also give one-class batches."""
+    from lightning.pytorch import Trainer
+    from torch.utils.data import SequentialSampler
+
+    from lightcnn.data import ImageFolderDataModule
+    from tests.conftest import write_image_folder
+
+    root = write_image_folder(tmp_path / "imgs", {"a": 20, "b": 20, "c": 20})
+    dm = ImageFolderDataModule(root=str(root), image_size=8, batch_size=8, split=[0.6, 0.2, 0.2], cache=False)
+    dm.trainer = Trainer(overfit_batches=2, logger=False, enable_checkpointing=False)
+    dm.setup("fit")
+    for split in ("train", "val"):
+        loader = getattr(dm, f"{split}_dataloader")()
+        assert isinstance(loader.sampler, SequentialSampler)  # Lightning keeps it rather than batching per image
+        epochs = [[(x.shape, y.tolist()) for x, y in loader] for _ in range(2)]
+        assert epochs[0] == epochs[1]
+        assert tuple(epochs[0][0][0]) == ((8, 3, 8, 8) if split == "train" else (12, 3, 8, 8))  # whole batches
+        assert len({c for _, y in epochs[0] for c in y}) > 1, split  # not the first class only
+    dm.trainer = Trainer(logger=False, enable_checkpointing=False)
+    assert type(dm.train_dataloader().sampler) is IndexBatchSampler  # a normal fit: a fresh shuffle every epoch
+

@@ -24,7 +24,7 @@ from lightcnn.data.on_device import AugmentOnDevice
 from lightcnn.data.splits import val_split
 from lightcnn.data.stats import channel_mean_std
 from lightcnn.errors import LightCNNError
-from lightcnn.samplers import IndexBatchSampler, MPerClassBatchSampler, TensorBatches
+from lightcnn.samplers import FixedBatches, IndexBatchSampler, MPerClassBatchSampler, TensorBatches
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -260,11 +260,13 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         if len(y) == 0:
             raise LightCNNError(f"{type(self).__name__}: the {split} split is empty (val_size={self.val_size}, classes={self.class_names})")
         bs = self.batch_size if train else self.eval_batch_size
+        overfit = self.trainer is not None and self.trainer.overfit_batches > 0 and split in ("train", "val")
         if train and self.m_per_class is not None:
             warn_small_classes(y, self.class_names, self.m_per_class)
             sampler: Any = MPerClassBatchSampler(y, self.classes_per_batch, self.m_per_class, self.batches_per_epoch, self.split_seed)
         else:
-            sampler = IndexBatchSampler(len(y), bs, shuffle=train, drop_last=train and len(y) > bs, seed=self.split_seed)
+            sampler = IndexBatchSampler(len(y), bs, shuffle=train or overfit, drop_last=train and len(y) > bs, seed=self.split_seed)
+        sampler = FixedBatches(sampler) if overfit else sampler  # overfit_batches: one seeded draw (splits may be class-sorted), every epoch
         with_index = train and self.augment is not None and self.augment.needs_index  # alternating flip
         return DataLoader(TensorBatches(x, y, with_index=with_index), sampler=sampler, batch_size=None)
 

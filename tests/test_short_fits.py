@@ -1,7 +1,9 @@
-"""A fit that ``max_steps`` ends before its first validation: Lightning does not validate when
-``max_steps`` stops an epoch, so the run has no validation values. An ``EarlyStopping`` on a
-``val/`` metric is refused before training; otherwise a warning says so; and the sanity
-check's results on the untrained weights never stand in for the run's validation."""
+"""Short and debugging fits: Lightning's ``max_steps``, ``overfit_batches`` and ``fast_dev_run``.
+
+A fit that ``max_steps`` ends before its first validation (Lightning does not validate when
+``max_steps`` stops an epoch) has no validation values: an ``EarlyStopping`` on a ``val/`` metric
+is refused before training, otherwise a warning says so, and the sanity check's results on the
+untrained weights never stand in for the run's validation."""
 
 from __future__ import annotations
 
@@ -56,3 +58,22 @@ def test_the_validation_report_is_the_last_epochs_not_the_sanity_checks(mnist_ro
     history = json.loads((run / "history.json").read_text())["epochs"]
     report = json.loads((run / "val_per_class.json").read_text())
     assert report["accuracy"] == pytest.approx(history["0"]["val/acc"])
+
+
+@pytest.mark.slow
+def test_a_fit_with_overfit_batches_trains_down_on_its_batches(mnist_root, tmp_path):
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=4), "--trainer.overfit_batches", "2", "--model.label_smoothing", "0"]
+    assert main(["fit", *args]) == 0
+    epochs = json.loads((tmp_path / "runs" / "mnist_classify" / "version_0" / "history.json").read_text())["epochs"]
+    losses = [epochs[str(e)]["train/loss_epoch"] for e in range(4)]
+    assert losses[3] < 0.5 * losses[0], losses
+
+
+@pytest.mark.slow
+def test_fast_dev_run_with_test_tests_the_weights_it_trained(mnist_root, tmp_path, capsys):
+    assert main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs"), "--trainer.fast_dev_run", "2", "--test", "true"]) == 0
+    err = capsys.readouterr().err
+    assert "--test true: trainer.fast_dev_run saves no checkpoints, so the weights as the fit left them are tested" in err
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    assert 0.0 <= json.loads((run / "history.json").read_text())["test"]["test/acc"] <= 1.0
+    assert not (run / "checkpoints").exists()
