@@ -260,7 +260,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         if len(y) == 0:
             raise LightCNNError(f"{type(self).__name__}: the {split} split is empty (val_size={self.val_size}, classes={self.class_names})")
         bs = self.batch_size if train else self.eval_batch_size
-        overfit = self.trainer is not None and self.trainer.overfit_batches > 0 and split in ("train", "val")
+        overfit = getattr(self.trainer, "overfit_batches", 0) > 0 and split in ("train", "val")
         if train and self.m_per_class is not None:
             warn_small_classes(y, self.class_names, self.m_per_class)
             sampler: Any = MPerClassBatchSampler(y, self.classes_per_batch, self.m_per_class, self.batches_per_epoch, self.split_seed)

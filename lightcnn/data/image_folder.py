@@ -153,14 +153,9 @@ class ImageFolderDataModule(InMemoryDataModule):
         return x, y
 
     def load(self, train: bool) -> Split:
+        """The test split (``split[2]`` of every class, seeded, stratified; in a seeded order, see
+        ``stratified_split``) or the rest, in the folder's order."""
         x, y = self.decode_all()
-        test = self._test_mask(y)
-        keep = ~test if train else test
+        rest, test = stratified_split(y, len(self.all_class_names), self.split[2], self.split_seed + 1)
+        keep = rest if train else test
         return x[keep], y[keep]
-
-    def _test_mask(self, y: torch.Tensor) -> torch.Tensor:
-        """Seeded, stratified test membership: ``split[2]`` of every class."""
-        _, test_idx = stratified_split(y, len(self.all_class_names), self.split[2], self.split_seed + 1)
-        mask = torch.zeros(len(y), dtype=torch.bool)
-        mask[test_idx] = True
-        return mask

@@ -218,7 +218,8 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._epoch_end("val")
-        if self.trainer.sanity_checking:  # the untrained weights on a few batches: never the run's validation
+        trainer = trainer_of(self)
+        if trainer is not None and trainer.sanity_checking:  # the untrained weights on a few batches: not the run's validation
             self.outputs.pop("val", None)
 
     def on_test_epoch_end(self) -> None:

@@ -129,3 +129,23 @@ def test_a_long_decode_is_announced_with_its_time(tmp_path, monkeypatch):
     assert said[1].startswith("ImageFolderDataModule: decoded 12 images in ") and len(said) == 2
     ImageFolderDataModule(root=str(root), image_size=8).setup()  # from the cache: nothing to say
     assert len(said) == 2
+
+
+def test_evaluation_splits_of_a_class_sorted_folder_are_mixed_so_their_first_batches_are_too(tmp_path):
+    """Lightning's limit_val_batches / limit_test_batches take the first batches: in the folder's
+    (class) order those held only the first class. Membership is unchanged; training keeps its order."""
+    from lightcnn.data.splits import stratified_split
+
+    y = torch.tensor([0] * 10 + [1] * 10 + [2] * 10)
+    rest, taken = stratified_split(y, 3, 0.3, seed=0)
+    assert y[taken].tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2] and torch.equal(rest, rest.sort().values)
+    assert taken.tolist() == [4, 13, 24, 1, 19, 20, 7, 14, 28]  # the members of the earlier sorted split, interleaved
+    assert torch.equal(taken, stratified_split(y, 3, 0.3, seed=0)[1])  # seeded
+    root = write_image_folder(tmp_path / "imgs", {"a": 10, "b": 10, "c": 10})
+    dm = ImageFolderDataModule(root=str(root), image_size=8, split=[0.4, 0.3, 0.3])
+    dm.setup()
+    for split in ("val", "test"):
+        labels = dm.splits[split][1]
+        assert labels.bincount(minlength=3).tolist() == [3, 3, 3]
+        assert labels.tolist() == [0, 1, 2] * 3, split  # in the folder's order: a, a, a, b, ...
+    assert dm.splits["train"][1].tolist() == sorted(dm.splits["train"][1].tolist())
