@@ -36,6 +36,10 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
     Raises:
         LightCNNError: the key, its value and what is valid.
     """
+    if trainer.get("barebones") is True:
+        raise LightCNNError("trainer.barebones=true: Lightning's barebones mode turns off logging, checkpoints and the "
+                            "model summary, which a lightcnn run is made of (its history, report and best.ckpt); leave it "
+                            "off: lightcnn keeps Lightning's per-step cost low itself (BENCHMARKS.md, 'Framework overhead')")
     if subcommand not in (None, "fit"):
         return
     for key in ("max_epochs", "min_epochs", "max_steps", "min_steps"):

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 # Lightning's info lines that advertise other products, and lines that are lightcnn's own business.
 DROPPED_INFO = (
     "💡 Tip:",  # litlogger / litmodels advertisements
-    "configure_callbacks",  # the task's own ModelCheckpoint replacing the default one is intended
+    "returned in `LightningModule.configure_callbacks` will override",  # the task's own ModelCheckpoint: intended
     "`Trainer.fit` stopped: `max_epochs=",  # the planned end, not news (other reasons to stop are kept)
     "`weights_only` was not set, defaulting to",  # only Lightning's own temporary files (lr-find): lightcnn always sets it
     "Skipping setting a default `ModelSummary`",
@@ -71,8 +71,10 @@ class _LineHandler(logging.Handler):
 
 
 def _keep(record: logging.LogRecord) -> bool:
-    message = record.getMessage()
-    return not any(part in message for part in DROPPED_INFO)
+    """Not one of ``DROPPED_INFO``, judged by the message's first line: a report of many lines (a
+    profiler's, whose rows name every hook) is never dropped for a word in its body."""
+    first = record.getMessage().split("\n", 1)[0]
+    return not any(part in first for part in DROPPED_INFO)
 
 
 def _origin(filename: str) -> str:

@@ -218,6 +218,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "early stopping that max_steps ends before any validation": (
         lambda: fit(MNIST, "--data.batch_size", "16", "--trainer.max_steps", "2", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/acc"),
         ["trainer.max_steps=2 ends the fit before its first validation", "EarlyStopping(monitor='val/acc') would have nothing to check"]),
+    "Lightning's barebones mode": (lambda: fit(MNIST, "--trainer.barebones", "true"),
+                                   ["trainer.barebones=true", "turns off logging, checkpoints", "leave it off"]),
     "a LightningModule that is not a task": (lambda: (write_plugin(Path("plugins"), "mymod", "", body=PLAIN_MODULE),
                                                       fit(MNIST, "--model", "plugins.mymod.MyModule"))[1],
                                              ["'plugins.mymod.MyModule' for 'model'", "is not a task", "lightcnn.tasks.BaseTask"]),

@@ -13,7 +13,7 @@ import torch
 
 from lightcnn.commands import COMMANDS, TRAINER_COMMANDS
 from lightcnn.entry import help_text, main as entry_main
-from lightcnn.terminal import _show_warning, print_summary
+from lightcnn.terminal import _keep, _show_warning, print_summary
 from tests.conftest import REPO, write_mnist_layout
 
 SOURCE_LOCATION = re.compile(r"\.py:\d+")  # "fit_loop.py:321:" as Python and Lightning format warnings
@@ -41,6 +41,20 @@ def test_a_warning_is_one_line_naming_its_package():
     _show_warning(UserWarning("first part\n  second part"), UserWarning,
                   "/x/lib/python3.11/site-packages/lightning/pytorch/loops/fit_loop.py", 321, out, "warnings.warn(...)")
     assert out.getvalue() == "lightning: warning: first part second part\n"
+
+
+def test_only_advertisements_and_intended_notices_are_dropped_never_a_report():
+    import logging
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("lightning.pytorch", logging.INFO, "x.py", 1, message, None, None)
+
+    assert not _keep(record("💡 Tip: For seamless cloud logging, try installing [litlogger]"))
+    assert not _keep(record("The following callbacks returned in `LightningModule.configure_callbacks` will override "
+                            "existing callbacks passed to Trainer: ModelCheckpoint"))
+    # --trainer.profiler simple: its report names every hook, configure_callbacks included
+    assert _keep(record("FIT Profiler Report\n|  [LightningModule]ClassificationTask.configure_callbacks  |  0.001  |"))
+    assert _keep(record("GPU available: False, used: False"))
 
 
 def test_compact_summary(tmp_path, capsys):
