@@ -40,6 +40,17 @@ def truncate(path: Path, keep: int) -> None:
     path.write_bytes(path.read_bytes()[:keep])
 
 
+PAD_AUGMENT = """
+    import torch.nn.functional as F
+
+    from lightcnn.augment.base import BatchAugment, register
+
+    @register("pad2")
+    class Pad(BatchAugment):
+        def apply(self, x, g):
+            return F.pad(x, (1, 1, 1, 1))
+"""
+
 _TRAINED: dict[str, Path] = {}  # one trained run per test session, copied into each case's folder
 
 
@@ -220,6 +231,9 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
         ["trainer.max_steps=2 ends the fit before its first validation", "EarlyStopping(monitor='val/acc') would have nothing to check"]),
     "Lightning's barebones mode": (lambda: fit(MNIST, "--trainer.barebones", "true"),
                                    ["trainer.barebones=true", "turns off logging, checkpoints", "leave it off"]),
+    "a plugin augmentation that changes the image size": (
+        lambda: (write_plugin(Path("plugins"), "aug", "", body=PAD_AUGMENT), fit(MNIST, "--data.augment", "[{name: pad2}]"))[1],
+        ["augmentation pad2 (", "plugins/aug.py:", "breaks the augmentation contract", "it returned", "30, 30)"]),
     "a LightningModule that is not a task": (lambda: (write_plugin(Path("plugins"), "mymod", "", body=PLAIN_MODULE),
                                                       fit(MNIST, "--model", "plugins.mymod.MyModule"))[1],
                                              ["'plugins.mymod.MyModule' for 'model'", "is not a task", "lightcnn.tasks.BaseTask"]),

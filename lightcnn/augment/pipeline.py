@@ -8,7 +8,9 @@ import torch
 
 from lightcnn.augment.base import BatchAugment
 from lightcnn.errors import LightCNNError
-from lightcnn.registry import AUGMENTATIONS, check_options
+from lightcnn.registry import AUGMENTATIONS, _where, check_options
+
+RANGE_SLACK = 1e-5  # float rounding at the ends of [0, 1]; a real overshoot is far larger
 
 
 class Pipeline:
@@ -21,6 +23,7 @@ class Pipeline:
 
     def __init__(self, ops: list[BatchAugment]) -> None:
         self.ops = ops
+        self.checked = False  # the first training batch checks every op's output: check_run
         # Runs of consecutive ops that fuse (affine ops with the same fill: one resampling; colour
         # ops: one per-image colour matrix) become one pass over the pixels instead of one per op.
         self._runs: list[list[BatchAugment]] = []
@@ -74,12 +77,21 @@ class Pipeline:
         # No final clamp: every op keeps [0, 1] (colour runs clamp what they touch; flips, crops,
         # cutout and bilinear warps with a fill in [0, 1] cannot leave it).
         for run in self._runs:
-            if len(run) > 1:
-                x = run[0].composed(run, x, g)
-            elif run[0].needs_index and index is not None:
-                x = run[0].apply_indexed(x, g, index, epoch)
-            else:
-                x = run[0](x, g)
+            given = None if self.checked else (x.shape, x.dtype, x.device)
+            try:
+                if len(run) > 1:
+                    x = run[0].composed(run, x, g)
+                elif run[0].needs_index and index is not None:
+                    x = run[0].apply_indexed(x, g, index, epoch)
+                else:
+                    x = run[0](x, g)
+            except (IndexError, RuntimeError) as err:  # a shape mismatch in the op or where its images go back
+                if self.checked:
+                    raise
+                raise LightCNNError(f"{_contract(run)} failed on a batch of shape {tuple(given[0])}: {type(err).__name__}: {err}") from err
+            if given is not None:
+                check_run(run, x, *given)
+        self.checked = True
         return x
 
     def eval_transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,3 +106,30 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({', '.join(map(repr, self.ops))})"
+
+
+def _contract(run: list[BatchAugment]) -> str:
+    names = " + ".join(f"{op.name} ({_where(type(op))})" for op in run)
+    return f"augmentation {names} breaks the augmentation contract (a float batch (B, C, H, W) in [0, 1] in, the same B, C, dtype and device out, H and W as its output_size says, values in [0, 1]):"
+
+
+def check_run(run: list[BatchAugment], x: object, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> None:
+    """What one run of ops returned for the first training batch, against the op contract. Once
+    per fit: the range needs a reduction and a read of its result.
+
+    Raises:
+        LightCNNError: the op (its file), what it should return and what it returned.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise LightCNNError(f"{_contract(run)} it returned a {type(x).__name__}")
+    h, w = shape[2], shape[3]
+    for op in run:
+        h, w = op.output_size(h), op.output_size(w)
+    want = (shape[0], shape[1], h, w)
+    if tuple(x.shape) != want or x.dtype != dtype or x.device != device:
+        raise LightCNNError(f"{_contract(run)} given {tuple(shape)} {dtype} on {device}, it should return {want} {dtype} on "
+                            f"{device}; it returned {tuple(x.shape)} {x.dtype} on {x.device}")
+    low, high = (float(v) for v in torch.aminmax(x))
+    if not (low >= -RANGE_SLACK and high <= 1 + RANGE_SLACK):
+        raise LightCNNError(f"{_contract(run)} it returned values in [{low:g}, {high:g}]; clamp them to [0, 1] "
+                            f"(x.clamp_(0, 1)); a model's normalisation comes after the augmentations")
