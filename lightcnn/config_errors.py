@@ -84,7 +84,8 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         close = difflib.get_close_matches(bad, valid, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         owner = class_path.group(1).rpartition(".")[2] if class_path else section
-        return f"unknown key '{section}.{bad}'{where}: {owner} has no option {bad!r}{hint}\n  valid options: {', '.join(valid)}"
+        options = f"valid options: {', '.join(valid)}" if valid else f"{owner} takes no options"
+        return f"unknown key '{section}.{bad}'{where}: {owner} has no option {bad!r}{hint}\n  {options}"
     if section in _SECTIONS and not class_path and (m := re.search(r"(?:Given value|import path string): (\S+)", message)):
         kind, registry = _SECTIONS[section]
         given = m.group(1)

@@ -51,6 +51,22 @@ PAD_AUGMENT = """
             return F.pad(x, (1, 1, 1, 1))
 """
 
+RGB_DATA = """
+    import torch
+    from lightning.pytorch import LightningDataModule
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lightcnn.data import DataInfo
+
+    class Rgb(LightningDataModule):
+        data_info = DataInfo(num_classes=2, in_channels=1, image_size=16, mean=(0.5,), std=(0.3,))
+
+        def _loader(self):
+            return DataLoader(TensorDataset(torch.rand(16, 3, 16, 16), torch.arange(16) % 2), batch_size=8)
+
+        train_dataloader = val_dataloader = test_dataloader = _loader
+"""
+
 _TRAINED: dict[str, Path] = {}  # one trained run per test session, copied into each case's folder
 
 
@@ -234,6 +250,11 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "a plugin augmentation that changes the image size": (
         lambda: (write_plugin(Path("plugins"), "aug", "", body=PAD_AUGMENT), fit(MNIST, "--data.augment", "[{name: pad2}]"))[1],
         ["augmentation pad2 (", "plugins/aug.py:", "breaks the augmentation contract", "it returned", "30, 30)"]),
+    "a DataModule whose batches disagree with its data_info": (
+        lambda: (write_plugin(Path("plugins"), "rgb", "", body=RGB_DATA),
+                 ["fit", "--model", "ClassificationTask", "--model.backbone", "mnist_cnn", "--data", "plugins.rgb.Rgb",
+                  "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"])[1],
+        ["a val batch from Rgb holds images of shape (8, 3, 16, 16)", "1-channel 16x16 images"]),
     "a LightningModule that is not a task": (lambda: (write_plugin(Path("plugins"), "mymod", "", body=PLAIN_MODULE),
                                                       fit(MNIST, "--model", "plugins.mymod.MyModule"))[1],
                                              ["'plugins.mymod.MyModule' for 'model'", "is not a task", "lightcnn.tasks.BaseTask"]),

@@ -17,7 +17,7 @@ from lightcnn.metrics import classification_metrics, split_results
 from lightcnn.registry import TASKS
 from lightcnn.report.sections import classification_sections
 from lightcnn.report.spec import ReportSpec
-from lightcnn.tasks.batch import images_and_labels
+from lightcnn.tasks.batch import task_batch
 from lightcnn.tasks.base import BaseTask
 from lightcnn.tasks.step_sums import StepSum
 from lightcnn.outputs import ClassificationOutputs, Misclassified
@@ -116,7 +116,7 @@ class ClassificationTask(BaseTask):
         return self.evaluate(x).softmax(dim=1)
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        x, y = images_and_labels(batch)
+        x, y = task_batch(self, batch, stage)
         logits = self(x) if stage == "train" else self.evaluate(x)
         loss = self.loss_fn(logits, y)
         if stage == "train":

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from lightcnn.data.info import data_info_of
+from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import set_hparam, trainer_of
 from lightcnn.tasks.batch import images_and_labels
 
@@ -25,6 +26,12 @@ def adopt_datamodule(task: Any, stage: str) -> None:
         return
     info = data_info_of(dm)
     task.data_info.check_same(info, type(task).__name__, type(dm).__name__, classes=task.fixed_classes)
+    if info.normalization is None and stage == "fit" and not task.normalize.known and task.trainer.ckpt_path is None:
+        raise LightCNNError(
+            f"{type(dm).__name__}.data_info has no mean and std, so {type(task).__name__} cannot normalise its images: "
+            f"give DataInfo(..., mean=[...], std=[...]) with one value per channel ({info.in_channels}), the training "
+            f"images' statistics in [0, 1] (mean 0 and std 1 for no normalisation)"
+        )
     if (task.normalize.known and stage != "fit") or info.normalization is None:
         return
     task.normalize.set(*info.normalization)

@@ -19,7 +19,7 @@ from lightcnn.outputs import EmbeddingOutputs
 from lightcnn.registry import TASKS
 from lightcnn.report.sections import embedding_sections
 from lightcnn.report.spec import ReportSpec
-from lightcnn.tasks.batch import images_and_labels
+from lightcnn.tasks.batch import task_batch
 from lightcnn.tasks.base import BaseTask
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -100,7 +100,7 @@ class EmbeddingTask(BaseTask):
     deploy_output_name = "embedding"  # deploy_outputs: forward, the unit-length embedding
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        x, y = images_and_labels(batch)
+        x, y = task_batch(self, batch, "train")
         emb = self(x)
         pairs = self.miner(emb, y) if self.miner is not None else None
         loss = self.loss_fn(emb, y, pairs)
@@ -108,7 +108,7 @@ class EmbeddingTask(BaseTask):
         return loss
 
     def _collect(self, stage: str, batch: Batch) -> None:
-        x, y = images_and_labels(batch)
+        x, y = task_batch(self, batch, stage)
         store = self.collected[stage]
         store["emb"].update(self(x))
         store["y"].update(y)

@@ -123,10 +123,10 @@ def test_tta_translate_averages_the_image_and_its_two_shifts() -> None:
 def test_alternating_flip_mirrors_each_image_in_every_other_epoch() -> None:
     pipe = Pipeline.from_config([{"name": "hflip", "alternate": True}])
     assert pipe.needs_index
-    x = torch.arange(8.0).view(1, 1, 1, 8).repeat(64, 1, 1, 1)
+    x = (torch.arange(8.0) / 7).view(1, 1, 1, 8).repeat(64, 1, 1, 1)  # images in [0, 1], as the op contract says
     index = torch.arange(64)
     g = torch.Generator().manual_seed(0)
-    flipped = [(pipe(x.clone(), g, index, epoch)[:, 0, 0, 0] == 7).tolist() for epoch in range(3)]
+    flipped = [(pipe(x.clone(), g, index, epoch)[:, 0, 0, 0] == 1).tolist() for epoch in range(3)]
     assert 24 <= sum(flipped[0]) <= 40  # about half start mirrored
     assert flipped[1] == [not f for f in flipped[0]] and flipped[2] == flipped[0]
     with pytest.raises(LightCNNError, match="alternate: true flips half of the images each epoch, so p must be 0.5"):
