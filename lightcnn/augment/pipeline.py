@@ -85,9 +85,9 @@ class Pipeline:
                     x = run[0].apply_indexed(x, g, index, epoch)
                 else:
                     x = run[0](x, g)
-            except (IndexError, RuntimeError) as err:  # a shape mismatch in the op or where its images go back
-                if self.checked:
-                    raise
+            except (IndexError, RuntimeError) as err:  # a plugin op's shape mismatch, in it or where its images go back
+                if self.checked or isinstance(err, torch.OutOfMemoryError) or all(_builtin(op) for op in run):
+                    raise  # a built-in op's error is a lightcnn bug: its traceback is what to report
                 raise LightCNNError(f"{_contract(run)} failed on a batch of shape {tuple(given[0])}: {type(err).__name__}: {err}") from err
             if given is not None:
                 check_run(run, x, *given)
@@ -106,6 +106,10 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({', '.join(map(repr, self.ops))})"
+
+
+def _builtin(op: BatchAugment) -> bool:
+    return type(op).__module__.startswith("lightcnn.")
 
 
 def _contract(run: list[BatchAugment]) -> str:
