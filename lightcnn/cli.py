@@ -243,11 +243,10 @@ class LightCNNCLI(CLIOverrides):
             return  # a stopped fit is not tested (its exit status says it stopped)
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") or ""
         ckpt = best if best and Path(best).is_file() else str(self.run_folder / "checkpoints" / "last.ckpt")
-        saving = not trainer.fast_dev_run and any(c.save_top_k != 0 or c.save_last for c in trainer.checkpoint_callbacks)
-        if not Path(ckpt).is_file() and saving:
-            raise LightCNNError(f"--test true: this fit saved no checkpoint in {self.run_folder}/checkpoints/ to test")
-        if not Path(ckpt).is_file():  # a smoke test (fast_dev_run) or checkpointing off: test what was trained
-            why = "trainer.fast_dev_run" if trainer.fast_dev_run else "trainer.enable_checkpointing false"
+        if not Path(ckpt).is_file():
+            if not trainer.fast_dev_run and any(c.save_top_k != 0 or c.save_last for c in trainer.checkpoint_callbacks):
+                raise LightCNNError(f"--test true: this fit saved no checkpoint in {self.run_folder}/checkpoints/ to test")
+            why = "trainer.fast_dev_run" if trainer.fast_dev_run else "trainer.enable_checkpointing false"  # a smoke test
             print(f"lightcnn: note: --test true: {why} saves no checkpoints, so the weights as the fit left them are tested", file=sys.stderr)
             ckpt = None
         with weights_as_saved(trainer):

@@ -99,10 +99,18 @@ def _recording_warnings() -> bool:
     return getattr(impl, "__self__", None) is not None and isinstance(impl.__self__, list)
 
 
-def quiet_terminal() -> None:
-    """Set up the ``lightcnn`` command's terminal (call once, after Lightning is imported)."""
+# Where rank_zero_info/warn create their records (Lightning's notices): ``_keep`` filters them.
+RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+def _ignore_listed_warnings() -> None:
     for pattern in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+
+
+def quiet_terminal() -> None:
+    """Set up the ``lightcnn`` command's terminal (call once, after Lightning is imported)."""
+    _ignore_listed_warnings()
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")  # Lightning's use of jsonargparse, not ours
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow logs its store's set-up at INFO
     if not _recording_warnings():
@@ -115,10 +123,10 @@ def quiet_terminal() -> None:
                 handler = _LineHandler()
                 handler.addFilter(_keep)  # also what Lightning's other modules (loggers) log
                 logger.addHandler(handler)
-        for origin in (f"{name}.utilities.rank_zero",):  # where rank_zero_info/warn create their records
-            rank_zero = logging.getLogger(origin)
-            if _keep not in rank_zero.filters:
-                rank_zero.addFilter(_keep)
+    for name in RANK_ZERO_LOGGERS:
+        rank_zero = logging.getLogger(name)
+        if _keep not in rank_zero.filters:
+            rank_zero.addFilter(_keep)
 
 
 @contextmanager
@@ -128,14 +136,12 @@ def lightning_notices_dropped() -> Iterator[None]:
     afterwards the process's warning filters and Lightning's loggers are as they were. For
     ``Experiment``'s calls in a user's own process (a notebook, a script), where ``quiet_terminal``,
     which changes them for good, is the command's business only."""
-    loggers = [logging.getLogger(f"{name}.utilities.rank_zero") for name in ("lightning.pytorch", "lightning.fabric")]
-    added = [logger for logger in loggers if _keep not in logger.filters]
+    added = [logger for logger in map(logging.getLogger, RANK_ZERO_LOGGERS) if _keep not in logger.filters]
     for logger in added:
         logger.addFilter(_keep)
     try:
         with warnings.catch_warnings():
-            for pattern in IGNORED_WARNINGS:
-                warnings.filterwarnings("ignore", message=pattern)
+            _ignore_listed_warnings()
             yield
     finally:
         for logger in added:

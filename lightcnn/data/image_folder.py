@@ -153,8 +153,8 @@ class ImageFolderDataModule(InMemoryDataModule):
         return x, y
 
     def load(self, train: bool) -> Split:
-        """The test split (``split[2]`` of every class, seeded, stratified; in a seeded order, see
-        ``stratified_split``) or the rest, in the folder's order."""
+        """The test split (``split[2]`` of every class, seeded, stratified; interleaved by class,
+        see ``stratified_split``) or the rest, in the folder's order."""
         x, y = self.decode_all()
         rest, test = stratified_split(y, len(self.all_class_names), self.split[2], self.split_seed + 1)
         keep = rest if train else test

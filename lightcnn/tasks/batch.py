@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from lightcnn.errors import LightCNNError
+from lightcnn.lightning_overrides import trainer_of
 
 IMAGE_KEYS, LABEL_KEYS = ("image", "images"), ("label", "labels")
 
@@ -47,8 +48,7 @@ def task_batch(task: Any, batch: Any, stage: str) -> tuple[torch.Tensor, torch.T
     x, y = images_and_labels(batch)
     checked = task.__dict__.setdefault("_checked_batch_stages", set())  # a plain attribute, not an nn.Module one
     if stage not in checked:
-        trainer = task.__dict__.get("_trainer")
-        dm = getattr(trainer, "datamodule", None)
+        dm = getattr(trainer_of(task), "datamodule", None)
         check_batch(x, y, task.data_info, f"a {stage} batch from {type(dm).__name__ if dm is not None else 'the DataModule'}")
         checked.add(stage)
     return x, y
