@@ -12,12 +12,17 @@ and reports as the ``lightcnn`` command.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, Trainer
 
+from lightcnn.callbacks.run_checkpoint import RunCheckpoint
 from lightcnn.report.history import History, read_run_history
 from lightcnn.errors import LightCNNError
 from lightcnn.preflight import check_run_name, check_trainer_values
@@ -42,6 +47,30 @@ def check_trainer_kwargs(kwargs: dict[str, Any]) -> None:
             hint = f"; did you mean {', '.join(close)}?" if close else f"; it takes: {', '.join(known)}"
             raise LightCNNError(f"Experiment({key}=...): Trainer has no option {key!r}{hint}")
     check_trainer_values(kwargs, "fit")
+
+
+_RAISE_LIMIT = ("To train on, make an Experiment with a higher max_epochs / max_steps and pass this checkpoint to "
+                "its fit(ckpt_path=...); exp.test() evaluates the best one")
+
+
+@contextmanager
+def interrupt_as_keyboard_interrupt(trainer: Trainer) -> Iterator[None]:
+    """Lightning answers Ctrl+C (a notebook's stop button) by shutting the run down, setting
+    SIGINT to be ignored and calling ``sys.exit(1)``: in a notebook that is a ``SystemExit``
+    shown as an error, and the kernel can no longer be interrupted. Here the shutdown still runs
+    (checkpoints, the report), then SIGINT's handler is put back and ``KeyboardInterrupt`` is
+    raised, as for any interrupted Python call."""
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        yield
+    except SystemExit as exit_:
+        if getattr(trainer, "interrupted", False) and exit_.code == 1:
+            raise KeyboardInterrupt(f"interrupted; the run folder {trainer.default_root_dir} keeps what was saved") from None
+        raise
+    finally:
+        if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+            signal.signal(signal.SIGINT, handler)
 
 
 class Report:
@@ -93,6 +122,7 @@ class Experiment:
                 remove_failed_run(run)  # no empty version folder for the next Experiment to skip
                 raise
         self.trainer = trainer
+        self._fitted = False
 
     @classmethod
     def from_config(cls, config: str | Path, *overrides: str) -> Experiment:
@@ -112,26 +142,68 @@ class Experiment:
         """The run folder: config, checkpoints, history, reports."""
         return Path(self.trainer.default_root_dir)
 
-    def fit(self, ckpt_path: str | None = None) -> dict[str, float]:
-        """Train (``ckpt_path`` resumes); return the last epoch's values (``val/acc``, ...)."""
-        with lightning_notices_dropped():
-            self.trainer.fit(self.task, datamodule=self.data, ckpt_path=ckpt_path)
+    def fit(self, ckpt_path: str | Path | None = None) -> dict[str, float]:
+        """Train (``ckpt_path``: resume from that checkpoint file); return the last epoch's values
+        (``val/acc``, ...). Called again on the same Experiment (after an interruption, say), it
+        resumes this run from its ``last.ckpt``; a fit that has reached its ``max_epochs`` /
+        ``max_steps`` is not trained further (make an Experiment with a higher limit and pass the
+        checkpoint). An interruption (Ctrl+C, a notebook's stop button) raises ``KeyboardInterrupt``
+        once Lightning has shut the fit down, and leaves Ctrl+C working."""
+        from lightcnn.preflight import check_resume
+        from lightcnn.run import check_checkpoint
+
+        again = ckpt_path is None and self._fitted
+        if again:
+            ckpt_path = self._resume_point()
+        if ckpt_path is not None:
+            ckpt_path = str(ckpt_path)
+            state = check_checkpoint(ckpt_path, weights_only=True, way_out=None)
+            check_resume(state, ckpt_path, {"max_epochs": self.trainer.max_epochs, "max_steps": self.trainer.max_steps},
+                         way_out=_RAISE_LIMIT)
+            del state
+        if again:
+            print(f"lightcnn: note: this Experiment has fitted before: resuming {self.run_dir} from {ckpt_path}",
+                  file=sys.stderr)
+        self._fitted = True
+        with interrupt_as_keyboard_interrupt(self.trainer), lightning_notices_dropped():
+            self.trainer.fit(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True)
         history = self.history
         if not history.epochs:
             return {}
         last = history.epochs[-1]
         return {k: v[last] for k, v in history.series.items() if last in v}
 
+    def _resume_point(self) -> str:
+        """This run's ``last.ckpt``, for a second ``fit`` of the same Experiment.
+
+        Raises:
+            LightCNNError: the earlier fit saved no ``last.ckpt`` (it stopped in its first epoch,
+                or checkpointing is off), so there is no state to go on from.
+        """
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            raise LightCNNError(
+                f"Experiment.fit: this Experiment's earlier fit saved no {last} to resume from (it stopped before "
+                f"its first epoch ended, or checkpointing is off); make a new Experiment to train from the start"
+            )
+        return str(last)
+
     def test(self, ckpt_path: str | None = "best", verbose: bool = True) -> dict[str, float]:
         """Test the best checkpoint of this run (``None``: the task as it is now); return the
         test values (``test/acc``, ...). ``verbose=False``: no table of results printed."""
-        if ckpt_path == "best" and not getattr(self.trainer.checkpoint_callback, "best_model_path", None):
-            ckpt_path = None  # nothing saved yet (no fit in this session)
-            print(f"lightcnn: note: no best checkpoint in {self.run_dir} yet (no fit in this session): testing the "
-                  f"task's current weights (test(ckpt_path=None) says so and prints nothing)", file=sys.stderr)
+        if ckpt_path == "best":
+            # the run's own best.ckpt, named here: Lightning's "best" takes the first checkpoint
+            # callback (a user's own could come first) and warns that there are several
+            ckpt_path = next((c.best_model_path for c in self.trainer.checkpoint_callbacks
+                              if isinstance(c, RunCheckpoint) and c.monitor and c.best_model_path), None)
+            if ckpt_path is None:
+                why = ("its fit saved none (checkpointing off, or no validation ran)" if self._fitted
+                       else "no fit in this session yet")
+                print(f"lightcnn: note: no best checkpoint in {self.run_dir}: {why}; testing the task's current "
+                      f"weights (test(ckpt_path=None) does so without this note)", file=sys.stderr)
         from lightcnn.lightning_overrides import weights_as_saved
 
-        with weights_as_saved(self.trainer), lightning_notices_dropped():
+        with weights_as_saved(self.trainer), interrupt_as_keyboard_interrupt(self.trainer), lightning_notices_dropped():
             self.trainer.test(self.task, datamodule=self.data, ckpt_path=ckpt_path, weights_only=True, verbose=verbose)
         return dict(self.history.test)
 

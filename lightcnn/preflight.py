@@ -104,9 +104,10 @@ def _is_precision_plugin(cls: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, Precision)
 
 
-def check_resume(state: dict, ckpt: str, trainer: dict[str, Any]) -> None:
+def check_resume(state: dict, ckpt: str, trainer: dict[str, Any], way_out: str | None = None) -> None:
     """A fit resumed from a checkpoint that has already reached ``max_epochs`` / ``max_steps``
-    would train nothing and leave nothing new.
+    would train nothing and leave nothing new. ``way_out`` replaces the command line's advice
+    (raise the limit, or test the checkpoint) for callers that are not the command.
 
     Raises:
         LightCNNError: how far the checkpoint got, and what to do instead.
@@ -117,13 +118,14 @@ def check_resume(state: dict, ckpt: str, trainer: dict[str, Any]) -> None:
         return  # not a Lightning fit checkpoint with loop state: Lightning decides
     steps = int(state.get("global_step") or 0)
     max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
-    over = None
+    over = key = None
     if isinstance(max_epochs, int) and max_epochs > 0 and done >= max_epochs:
-        over = f"has finished {done} epochs of max_epochs={max_epochs}: resuming would train nothing. Raise --trainer.max_epochs to train on"
+        over, key = f"has finished {done} epoch{'s' * (done != 1)} of max_epochs={max_epochs}: resuming would train nothing", "max_epochs"
     elif isinstance(max_steps, int) and max_steps > 0 and steps >= max_steps:
-        over = f"has taken {steps} steps of max_steps={max_steps}: resuming would train nothing. Raise --trainer.max_steps to train on"
+        over, key = f"has taken {steps} steps of max_steps={max_steps}: resuming would train nothing", "max_steps"
     if over:
-        raise LightCNNError(f"{ckpt} {over}, or evaluate it with `lightcnn test --ckpt_path {ckpt}`")
+        advice = way_out or f"Raise --trainer.{key} to train on, or evaluate it with `lightcnn test --ckpt_path {ckpt}`"
+        raise LightCNNError(f"{ckpt} {over}. {advice}")
 
 
 def monitorable(task: Any) -> set[str] | None:

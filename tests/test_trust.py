@@ -195,7 +195,7 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "a fractional validation count": (lambda: fit(MNIST, "--data.val_size", "1.5"), ["data.val_size", "got 1.5"]),
     "no training batches": (lambda: fit(MNIST, "--trainer.limit_train_batches", "0"), ["trainer.limit_train_batches=0 trains nothing"]),
     "max_epochs 0": (lambda: fit(MNIST, "--trainer.max_epochs", "0"), ["trainer.max_epochs=0 trains nothing"]),
-    "resuming a finished run": (finished_run, ["has finished 1 epochs of max_epochs=1", "--trainer.max_epochs"]),
+    "resuming a finished run": (finished_run, ["has finished 1 epoch of max_epochs=1", "--trainer.max_epochs"]),
     "batches without labels": (batches_without_labels, ["a mapping with keys ['image']", "(images, labels)"]),
     # 2. checkpoints do not decide or import on their own
     "checkpoint of another task than the config": (
