@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lightcnn.cli_args import option_values
 from lightcnn.errors import LightCNNError
+from lightcnn.yaml_spacing import flow_hint, glued_line, space_hint, unglued
 from lightcnn.registry import DATAMODULES, TASKS, Registry
 
 _SECTIONS: dict[str, tuple[str, Registry | None]] = {"model": ("task", TASKS), "data": ("datamodule", DATAMODULES)}
@@ -43,6 +44,8 @@ def _init_params(class_path: str) -> list[str]:
 def explain(message: str, config_files: list[str] | None = None) -> str:
     """A short explanation of a jsonargparse error message."""
     where = f" (config: {', '.join(config_files)})" if config_files else ""
+    if config_files and (glued := _glued_in(config_files, re.findall(r'Parser key "([^".]+)', message)[:1])):
+        return glued
     message = _given_class_branch(message)
     lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
     keys = re.findall(r'Parser key "([^"]+)"', message)
@@ -69,6 +72,11 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
     if section in _SECTIONS and class_path and (m := re.search(r"(module '[^']+' has no attribute '[^']+'|No module named '[^']+')", message)):
         kind, registry = _SECTIONS[section]
         return f"unknown {kind} {class_path.group(1)!r} for '{section}'{where}: {m.group(1)}; registered: {', '.join(registry or [])}"
+    if section and (m := re.search(r"Unable to load config '([^']*)'", message)):
+        given = m.group(1)
+        what = (f"no such file {given!r}" if given.endswith((".yaml", ".yml", ".json")) else f"got {given!r}")
+        return (f"'--{section}'{where} takes a YAML file or a mapping of its options, e.g. '{{max_epochs: 3}}'; "
+                f"{what}{flow_hint(given)}")
     if m := re.search(r"unrecognized arguments: (.+)", message, re.IGNORECASE):
         return f"unknown option {m.group(1).strip()}{where}; `lightcnn fit --help` lists the valid ones"
     if section == "config" and (m := re.search(r"File does not exist: '?([^']+)'?", message)):
@@ -85,26 +93,57 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         owner = class_path.group(1).rpartition(".")[2] if class_path else section
         options = f"valid options: {', '.join(valid)}" if valid else f"{owner} takes no options"
-        return f"unknown key '{section}.{bad}'{where}: {owner} has no option {bad!r}{hint}\n  {options}"
+        return f"unknown key '{section}.{bad}'{where}: {owner} has no option {bad!r}{hint}{space_hint(bad)}\n  {options}"
     if section in _SECTIONS and not class_path and (m := re.search(r"(?:Given value|import path string): (\S+)", message)):
         kind, registry = _SECTIONS[section]
         given = m.group(1)
         names = list(registry) if registry else []
         close = difflib.get_close_matches(given, names, n=3, cutoff=0.4)
         hint = f"did you mean {', '.join(close)}? " if close else ""
-        return f"unknown {kind} {given!r} for '{section}'{where}; {hint}valid: {', '.join(names)} (or a class_path)"
+        return f"unknown {kind} {given!r} for '{section}'{where}; {hint}valid: {', '.join(names)} (or a class_path){flow_hint(given)}"
     inner = message[message.rfind('Parser key "') :] if len(keys) > 1 else message
     if m := re.search(r"Expected a (.+?)\. Got value: (.*)", inner):
         # an augmentation given by its name alone (`augment: [hflip]`): say what an entry looks like
         hint = (f"; an augmentation is a mapping, e.g. {{name: {m.group(2).strip()}}} (`lightcnn list augmentations`)"
                 if key.endswith("augment") and _type_name(m.group(1)) == "dict" else "")
-        return f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {_type_name(m.group(1))}{hint}"
+        return (f"bad value for '{key}'{where}: got {m.group(2).strip()!r}, expected {_type_name(m.group(1))}{hint}"
+                f"{flow_hint(m.group(2).strip())}")
     subtypes, given = re.search(r"Subtypes: \[(.+?)\]\n", inner), re.search(r"Given value: (.*)", inner)
     if subtypes and given and len(keys) > 1:
         options = [_type_name(t) for t in _split_top_level(subtypes.group(1))]
-        return f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}"
+        return (f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}"
+                f"{flow_hint(given.group(1).strip())}")
     detail = [ln for ln in lines if not re.match(r"(Subtypes|Given value|Errors:|- Expected a <class 'NoneType'>|Does not validate)", ln.lstrip("- "))]
     return f"invalid configuration{where} at '{key or section}': " + " | ".join(detail[:6])
+
+
+def _glued_in(files: list[str], sections: list[str]) -> str:
+    """``file:line: ...`` for an unquoted ``key:value`` (no space after the colon) under the
+    section an error is about: YAML reads it as one string, so ``max_epochs:1`` under
+    ``trainer:`` makes ``trainer`` a string, and the parser's error names neither. Empty when
+    there is none (``cuda:0`` elsewhere in a file is left alone: this runs only on an error)."""
+    import yaml
+
+    def walk(node, top):
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                yield from walk(value, top or key.value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                yield from walk(item, top)
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and unglued(node.value):
+            yield top, node
+
+    for name in files:
+        try:
+            root = yaml.compose(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for top, node in walk(root, None):
+            if not sections or top in sections:
+                return (f"{name}:{node.start_mark.line + 1}: {node.value!r} is one string to YAML, not a key and a value: "
+                        f"write {unglued(node.value)!r} (YAML needs a space after ':')")
+    return ""
 
 
 def _given_class_branch(message: str) -> str:
@@ -201,6 +240,8 @@ def _yaml_problem(name: str, text: str, err: Exception) -> str:
         hint = "; keep one of them (YAML would silently use only the last; check the indentation if they belong to different sections)"
     elif "\t" in line[: mark.column + 1]:
         hint = "; YAML indents with spaces, and this line has a tab"
+    elif glued := glued_line(name, lines, mark.line):
+        return glued
     else:
         hint = "; check the indentation and the brackets and quotes on this line and the one before"
     return f"{name}:{mark.line + 1}:{mark.column + 1}: not valid YAML ({problem}){hint}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from lightcnn.errors import LightCNNError
 from lightcnn.option_types import check_option_types
+from lightcnn.yaml_spacing import space_hint
 
 # Sources of names that are not registered one by one (timm's models): prefix -> (lister, getter).
 Provider = tuple[Callable[[str], list[str]], Callable[[str], Any]]
@@ -49,7 +50,7 @@ def check_options(factory: Any, options: dict[str, Any], what: str, hidden: tupl
     bad = [] if var_kw else sorted(set(options) - names)
     if bad:
         valid = sorted(names - set(hidden))
-        raise LightCNNError(f"{what} has no option {', '.join(map(repr, bad))}; valid options: {valid}")
+        raise LightCNNError(f"{what} has no option {', '.join(map(repr, bad))}{space_hint(bad[0])}; valid options: {valid}")
     check_option_types(factory, options, what)
 
 

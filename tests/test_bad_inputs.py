@@ -225,6 +225,17 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "a section given twice in a config": (
         lambda: (Path("twice.yaml").write_text(Path(MNIST).read_text() + "trainer:\n  max_epochs: 1\n"), fit("twice.yaml"))[1],
         ["twice.yaml:", "'trainer' is given twice in one mapping (first on line", "keep one of them"]),
+    # YAML reads `key:value` (no space after the colon) as one string: the section becomes a string
+    "a key:value without its space in a config": (
+        lambda: (Path("glued.yaml").write_text(Path(MNIST).read_text().replace("max_epochs: 3", "max_epochs:3")), fit("glued.yaml"))[1],
+        ["glued.yaml:5: 'max_epochs:3' is one string to YAML", "write 'max_epochs: 3'"]),
+    "a key:value without its space among others": (
+        lambda: (Path("glued.yaml").write_text(Path(MNIST).read_text().replace("lr: 0.003", "lr:0.003")), fit("glued.yaml"))[1],
+        ["glued.yaml:14: 'lr:0.003' is one string to YAML", "write 'lr: 0.003'"]),
+    "a flow mapping without spaces": (lambda: fit(MNIST, "--model.backbone_args", "{depth:4}"),
+                                      ["model.backbone_args", "YAML needs a space after each ':', as in '{depth: 4}'"]),
+    "a section given as a glued mapping": (lambda: fit(MNIST, "--trainer", "{max_epochs:1}"),
+                                           ["'--trainer'", "takes a YAML file or a mapping", "as in '{max_epochs: 1}'"]),
     "unknown optimizer": (lambda: fit(MNIST, "--model.optimizer", "adamx"), ["model.optimizer", "'adamx'", "adamw"]),
     "negative learning rate": (lambda: fit(MNIST, "--model.lr", "-0.1"), ["lr=-0.1", "positive"]),
     "unknown backbone": (lambda: fit(MNIST, "--model.backbone", "mnist_cn"), ["mnist_cn", "mnist_cnn"]),
@@ -303,6 +314,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "augmentation that cannot fit the images": (lambda: fit(MNIST, "--data.augment", "[{name: random_crop, size: 40, padding: 2}]"),
                                                 ["random_crop (data.augment[0])", "size=40 is larger than the 28-px images"]),
     "augmentation option unknown": (lambda: fit(MNIST, "--data.augment", "[{name: rotation, degree: 5}]"), ["'degree'", "degrees"]),
+    "augmentation written {name:hflip}": (lambda: fit(MNIST, "--data.augment", "[{name:hflip}]"),
+                                          ["data.augment[0] must be a mapping", "{name: hflip}, not {name:hflip}"]),
     "augmentation given by its name alone": (lambda: fit(MNIST, "--data.augment", "[hflip, rotation]"),
                                              ["data.augment", "got 'hflip', expected dict", "e.g. {name: hflip}"]),
     # embedding settings

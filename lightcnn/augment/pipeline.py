@@ -9,8 +9,15 @@ import torch
 from lightcnn.augment.base import BatchAugment
 from lightcnn.errors import LightCNNError
 from lightcnn.registry import AUGMENTATIONS, _where, check_options
+from lightcnn.yaml_spacing import unglued
 
 RANGE_SLACK = 1e-5  # float rounding at the ends of [0, 1]; a real overshoot is far larger
+
+
+def _no_space(entry: Any) -> str:
+    """YAML read ``{name:hflip}`` as ``{'name:hflip': None}``: say so."""
+    glued = [k for k, v in entry.items() if v is None and unglued(k)] if isinstance(entry, dict) else []
+    return f" (YAML needs a space after each ':': {{{unglued(glued[0])}}}, not {{{glued[0]}}})" if glued else ""
 
 
 class Pipeline:
@@ -43,8 +50,8 @@ class Pipeline:
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise LightCNNError(
-                    f"data.augment[{i}] must be a mapping with a 'name' (e.g. {{name: hflip, p: 0.5}}), got {entry!r}; "
-                    f"names: {', '.join(AUGMENTATIONS)}"
+                    f"data.augment[{i}] must be a mapping with a 'name' (e.g. {{name: hflip, p: 0.5}}), got {entry!r}"
+                    f"{_no_space(entry)}; names: {', '.join(AUGMENTATIONS)}"
                 )
             options = {k: v for k, v in entry.items() if k != "name"}
             op_cls = AUGMENTATIONS.get(str(entry["name"]))

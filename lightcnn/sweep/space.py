@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightcnn.errors import LightCNNError
+from lightcnn.yaml_spacing import space_hint
 from lightcnn.sweep.names import KEY, NAME, value_name
 
 INSTALL = "pip install -e '.[sweep]'"
@@ -72,7 +73,7 @@ def parse_param(key: Any, spec: Any, where: str) -> Param:
         LightCNNError: a malformed distribution (the key, what is wrong and what is valid).
     """
     if not isinstance(key, str) or not KEY.fullmatch(key):
-        raise LightCNNError(f"{where}: {key!r} is not a config key; use the CLI's dotted keys, e.g. model.lr")
+        raise LightCNNError(f"{where}: {key!r} is not a config key; use the CLI's dotted keys, e.g. model.lr{space_hint(key)}")
     where = f"{where}.{key}"
     if isinstance(spec, list):
         spec = {"type": "categorical", "choices": spec}

@@ -29,6 +29,7 @@ from lightcnn.strict_yaml import load_unique_keys
 from lightcnn.sweep.names import KEY, NAME, value_name
 from lightcnn.sweep.reference import Reference, read_reference
 from lightcnn.sweep.space import Param, parse_param, pruner_of, sampler_of
+from lightcnn.yaml_spacing import glued_line, space_hint
 
 TOP_KEYS = ("name", "base", "overrides", "variants", "grid", "search", "repeats", "seed", "metric", "direction", "test", "root", "reference")
 
@@ -122,7 +123,8 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise LightCNNError(f"{path}{where}: not a valid sweep file: {getattr(err, 'problem', None) or err}") from err
+        glued = glued_line(path, path.read_text().splitlines(), mark.line) if mark is not None else None
+        raise LightCNNError(glued or f"{path}{where}: not a valid sweep file: {getattr(err, 'problem', None) or err}") from err
     if not isinstance(raw, dict):
         raise LightCNNError(f"{path}: a sweep file is a mapping with 'base' and one of 'variants', 'grid', 'search'")
     unknown = sorted(set(map(str, raw)) - set(TOP_KEYS))
@@ -188,7 +190,8 @@ def _overrides(raw: Any, where: str) -> dict[str, Any]:
         raise LightCNNError(f"{where}: give a mapping of the CLI's dotted keys to values, e.g. {{model.lr: 0.01}}")
     for key in raw:
         if not isinstance(key, str) or not KEY.fullmatch(key):
-            raise LightCNNError(f"{where}: {key!r} is not a config key; use the CLI's dotted keys, e.g. model.backbone_args.depth")
+            raise LightCNNError(f"{where}: {key!r} is not a config key; use the CLI's dotted keys, e.g. model.backbone_args.depth"
+                                f"{space_hint(key)}")
     return dict(raw)
 
 
@@ -253,7 +256,7 @@ def _grid(raw: Any, path: Path) -> tuple[list[TrialPlan], tuple[str, ...]]:
 def _search(raw: Any, path: Path) -> Search:
     where = f"{path}: search"
     if not isinstance(raw, dict):
-        raise LightCNNError(f"{where}: give trials, space and optionally sampler and pruner")
+        raise LightCNNError(f"{where}: give trials, space and optionally sampler and pruner{space_hint(raw)}")
     unknown = sorted(set(map(str, raw)) - {"trials", "space", "sampler", "pruner"})
     if unknown:
         raise LightCNNError(f"{where}: unknown key '{unknown[0]}'; a search takes trials, space, sampler, pruner")

@@ -81,6 +81,12 @@ def test_overrides_become_command_line_options():
     ("variants: {a: {base: nowhere.yaml}}\n", "variant 'a': base nowhere.yaml: no such config file"),
     ("search: {trials: 2, space: {model.lr: [0.1]}}\nreference: {source: nb, metric: test/acc, values: {a: 1}}\n",
      "reference compares named variants; a search has none"),
+    # `key:value` with no space after the colon is one string to YAML
+    ("grid:\n  model.lr: [0.1]\n  model.optimizer:[adam, sgd]\n", "s.yaml:4: 'model.optimizer:[adam, sgd]' is one string to YAML"),
+    ("search:\n  trials:4\n", "give trials, space and optionally sampler and pruner (YAML needs a space after ':': 'trials: 4')"),
+    ("variants:\n  a: {model.lr:0.01}\n", "'model.lr:0.01' is not a config key; use the CLI's dotted keys, e.g. model.backbone_args.depth "
+                                          "(YAML needs a space after ':': 'model.lr: 0.01')"),
+    ("search: {trials: 2, space: {model.lr:0.1: [0.1]}}\n", "(YAML needs a space after ':': 'model.lr: 0.1')"),
 ])
 def test_malformed_sweep_files_are_one_line_naming_the_key(tmp_path, text, message):
     with pytest.raises(LightCNNError) as err:
