@@ -84,6 +84,10 @@ def _import_failure(path: Path, err: BaseException, said: str = "") -> LightCNNE
             f"a plugin file must only define and register classes (parse arguments under `if __name__ == '__main__':`)"
         )
     what = str(err) if isinstance(err, LightCNNError) else f"{type(err).__name__}: {err}"
+    sibling = getattr(err, "name", None) if isinstance(err, ModuleNotFoundError) else None
+    if sibling and "." not in sibling and (path.parent / f"{sibling}.py").is_file():
+        # a script's folder is on sys.path, a plugin's is not: plugins are the package `plugins`
+        what += f"; plugin files are imported as the package 'plugins': write `from plugins.{sibling} import ...` (or `from .{sibling} import ...`)"
     return LightCNNError(f"plugin {path}:{line} failed to import: {what}")
 
 

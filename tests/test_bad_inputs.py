@@ -285,6 +285,10 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                    ["broken.py:1", "SyntaxError"]),
     "plugin importing a missing module": (lambda: (write_plugin(Path("plugins"), "needs", "", body="import nope_mod\n"), ["list"])[1],
                                           ["needs.py:1 failed to import", "nope_mod"]),
+    "plugin importing its sibling file as a script would": (
+        lambda: (write_plugin(Path("plugins"), "_blocks", "", body="X = 1\n"),
+                 write_plugin(Path("plugins"), "net", "", body="from _blocks import X\n"), ["list"])[2],
+        ["net.py:1 failed to import", "No module named '_blocks'", "write `from plugins._blocks import ...` (or `from ._blocks import ...`)"]),
     "duplicate plugin file name": (duplicate_plugins, ["plugins/tiny.py", "more/tiny.py"]),
     "duplicate registered name": (same_name_twice, ["'twin'", "net_a.py", "net_b.py"]),
     "backbone breaking the contract": (contract_breaker, ["backbone 'nofeat'", "nofeat.py:5", "num_features"]),
