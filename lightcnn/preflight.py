@@ -51,6 +51,11 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
                                 f"or use `lightcnn validate` / `lightcnn test` to evaluate without training")
         if value < -1:
             raise LightCNNError(f"trainer.{key}={value}: must be a positive number, or -1 for no limit")
+    for unit in ("epochs", "steps"):  # Lightning stops at the max and never says that the min was not met
+        low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and 0 < high < low:
+            raise LightCNNError(f"trainer.min_{unit}={low} is above trainer.max_{unit}={high}: Lightning would stop at "
+                                f"{high} {unit}; lower min_{unit} or raise max_{unit}")
     for key in ("accumulate_grad_batches", "check_val_every_n_epoch", "log_every_n_steps"):
         value = trainer.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
