@@ -78,17 +78,21 @@ class LightCNNCLI(CLIOverrides):
         )
 
     @classmethod
-    def from_config(cls, config: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LightCNNCLI:
+    def from_config(cls, config: str | Path, overrides: list[str] | tuple[str, ...] = (), as_fit: bool = False) -> LightCNNCLI:
         """A run config plus command-line style overrides, parsed and instantiated exactly as
         ``fit`` would (no subcommand, nothing run): ``.model``, ``.datamodule``, ``.trainer``.
+        ``as_fit``: a tool's command line, read as ``fit`` reads one (``--model.backbone`` naming
+        another backbone drops the config's ``backbone_args``, with a note).
 
         Raises:
             LightCNNError: the config file does not exist.
         """
         if not Path(config).is_file():
             raise LightCNNError(f"--config {config}: no such file")
+        args, notes = backbone_overrides(["fit", "--config", str(config), *overrides]) if as_fit else ([], [])
+        overrides = args[3:] if as_fit else overrides
         try:
-            return cls(args=["--config", str(config), *overrides], run=False)
+            return cls(args=["--config", str(config), *overrides], run=False, notes=notes)
         except argparse.ArgumentError as err:  # the one line the command would print, as an exception
             raise LightCNNError(explain(str(err), [str(config)])) from err
 

@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
 
     # The finder's short training must leave no run behind: its Trainer writes into a scratch folder.
     with scratch_run_dir("lightcnn-lr-find-"):
-        cli = LightCNNCLI.from_config(a.config, overrides)
+        cli = LightCNNCLI.from_config(a.config, overrides, as_fit=True)
         experiment = cli._experiment_dir()
         folder = next_version(experiment / "lr_find")
         return _find(cli, a, folder, experiment.name)

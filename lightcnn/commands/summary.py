@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     from lightcnn.run import scratch_run_dir
 
     with scratch_run_dir("lightcnn-summary-"):  # building the Trainer must leave no run behind
-        cli = LightCNNCLI.from_config(a.config, overrides)
+        cli = LightCNNCLI.from_config(a.config, overrides, as_fit=True)
     model = cli.model
     info = model.data_info
     if model.normalize.values() is None:  # statistics come from the data at fit; shapes do not depend on them

@@ -135,3 +135,15 @@ def test_visualize_picks_a_layer_and_draws_signed_filters():
 def test_f_beta_must_be_positive():
     with pytest.raises(LightCNNError, match=r"model.f_beta must be > 0 \(2 weighs recall higher, 0.5 precision\), or null; got 0"):
         ClassificationTask(backbone="cifar10_base", f_beta=0, data=CIFAR10)
+
+
+def test_summary_of_another_backbone_drops_the_configs_backbone_args_as_fit_does(capsys):
+    # mnist_classify.yaml's backbone_args {batchnorm: true} were written for mnist_cnn: fit drops
+    # them when --model.backbone names another one; summary failed on them ("unexpected keyword")
+    from lightcnn.entry import main
+    from tests.conftest import REPO
+
+    assert main(["summary", "--config", str(REPO / "configs" / "mnist_classify.yaml"), "--model.backbone", "mlp"]) == 0
+    captured = capsys.readouterr()
+    assert "its backbone_args {batchnorm: true} (written for mnist_cnn) are dropped" in captured.err
+    assert 'Model: "ClassificationTask(mlp)"' in captured.out and "Non-trainable params: 0" in captured.out  # no BatchNorm
