@@ -142,7 +142,7 @@ def test_every_readme_command_is_run_or_explained():
         for part in runs:
             assert part.startswith(("lightcnn ", "CKPT=")), f"README line {command.line}: neither run nor explained: {part}"
     errors = [c for c in commands if c.expected_error]
-    assert len(errors) == 7  # "When something is wrong", and the labs section's BatchNorm placement
+    assert len(errors) == 8  # "When something is wrong" (7), and the labs section's BatchNorm placement
 
 
 def _user_inputs(work: Path) -> None:
