@@ -21,6 +21,7 @@ SPLITS = ("train", "val", "test")
 def load_task(ckpt: str | Path) -> BaseTask:
     """Rebuild the task saved in a lightcnn checkpoint (any registered task class) from the
     checkpoint alone, in eval mode, on CPU: its data facts and normalisation travel with it.
+    Called on float images outside [0, 1] (0-255 floats), it raises LightCNNError naming the range.
 
     Checkpoints from before ``DataInfo`` (hyperparameters ``num_classes`` ... ``image_size``)
     and before the model kept its normalisation are read as before, with a one-line note.
@@ -45,6 +46,7 @@ def load_task(ckpt: str | Path) -> BaseTask:
         task.on_load_checkpoint(state)
         task.load_state_dict(state["state_dict"])
         task.apply_memory_format()  # as setup() does in a fit
+        task.normalize.check_inputs = True  # its callers are users: 0-255 floats are named, not answered
     except LightCNNError:
         raise
     except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as err:

@@ -38,3 +38,28 @@ def test_not_a_checkpoint(tmp_path):
     torch.save(foreign, tmp_path / "foreign.ckpt")
     with pytest.raises(LightCNNError, match="names model class_path 'os.system', which is not a lightcnn class"):
         load_task(tmp_path / "foreign.ckpt")
+
+
+@pytest.mark.slow
+def test_a_loaded_model_names_0_255_floats_and_still_traces(mnist_root, tmp_path, monkeypatch):
+    """load_task's model is called by users: float images outside [0, 1] (np.array(img) as
+    float) are refused with the range and the fix; [0, 1] floats and uint8 give the same logits;
+    a trace or a model in train mode carries no check."""
+    from lightcnn.cli import main
+    from tests.conftest import tiny_fit_args
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--trainer.limit_train_batches", "2"]) == 0
+    task = load_task(next((tmp_path / "runs").rglob("last.ckpt")))
+    pixels = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    pixels[0, 0, 0, 0] = 255
+    with pytest.raises(LightCNNError, match=r"the model was given images in \[0, 255\], .*\(x / 255 for 0-255 values; it normalises"):
+        task(pixels.float())
+    assert torch.allclose(task(pixels.float() / 255), task(pixels), atol=1e-6)
+    from lightcnn.export import export_task
+
+    exported = export_task(task, tmp_path / "export", formats=("torchscript",))  # a trace: no check recorded in it
+    traced = torch.jit.load(exported.files["torchscript"])
+    assert torch.allclose(traced(pixels.float() / 255), exported.model(pixels.float() / 255), atol=1e-5)
+    traced(pixels.float())  # the deployed graph takes what it is given, as its manifest's range says
+    assert task.normalize.train()(pixels.float()).shape == (2, 1, 28, 28)  # a fit's batches are checked once, by the fit

@@ -24,6 +24,9 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.ones(1, channels, 1, 1))
         self.known = False
         self.check_next_training_batch = False  # armed when a fit starts (BaseTask.on_train_start): range_problem
+        # Set by load_task: every eval-mode call is a user's own (task(x) in Python, lightcnn's
+        # tools), where 0-255 floats (np.array(img) as float) would give confident garbage.
+        self.check_inputs = False
         if mean is not None:
             self.set(mean, std)
 
@@ -53,6 +56,10 @@ class Normalize(nn.Module):
             problem = range_problem(x)
             if problem:
                 raise LightCNNError(problem)
+        elif self.check_inputs and not self.training and not _tracing():
+            problem = range_problem(x, where=CALLER)
+            if problem:
+                raise LightCNNError(problem)
         if not self.known:
             raise LightCNNError(
                 "the model has no normalisation statistics: fit it first, load a checkpoint, or give the data's "
@@ -66,20 +73,32 @@ class Normalize(nn.Module):
 RANGE_SLACK = 0.5
 
 
-def range_problem(x: torch.Tensor) -> str | None:
-    """What is wrong with a batch of float images that should be in [0, 1], or None. One sync,
-    on the first training batch only: a DataModule yielding 0-255 floats, or normalising its
+def _tracing() -> bool:
+    """An export or compile is recording the graph: no data-dependent check may go into it."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+
+
+# range_problem's two callers: a fit's DataModule, and a loaded model's user.
+DATAMODULE = ("the first training batch from the DataModule holds", "do not normalise them in the DataModule; give data_info mean/std instead")
+CALLER = ("the model was given", "it normalises them with its saved mean and std itself")
+
+
+def range_problem(x: torch.Tensor, where: tuple[str, str] = DATAMODULE) -> str | None:
+    """What is wrong with a batch of float images that should be in [0, 1], or None. One sync:
+    on the first training batch of a fit, a DataModule yielding 0-255 floats, or normalising its
     images itself, would otherwise train on silently mis-scaled inputs (and export a model whose
-    stated input range is wrong)."""
+    stated input range is wrong); on each call of a loaded model (``load_task``), a user's
+    0-255 floats would give confident garbage."""
     if x.numel() == 0 or not x.is_floating_point():
         return None
     low, high = (float(v) for v in torch.aminmax(x.detach().float()))
     if low >= -RANGE_SLACK and high <= 1 + RANGE_SLACK:
         return None
     scale = "x / 255 for 0-255 values; " if high > 2 and low >= 0 else ""
-    return (f"the first training batch from the DataModule holds images in [{low:.4g}, {high:.4g}], but tasks take "
+    source, fix = where
+    return (f"{source} images in [{low:.4g}, {high:.4g}], but tasks take "
             f"float images in [0, 1] (or uint8 0-255) and normalise them with the data's mean and std themselves: "
-            f"scale them to [0, 1] ({scale}do not normalise them in the DataModule; give data_info mean/std instead)")
+            f"scale them to [0, 1] ({scale}{fix})")
 
 
 def upgrade_normalization(checkpoint: dict[str, Any], current: tuple[list[float], list[float]] | None) -> str | None:
