@@ -25,7 +25,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from lightcnn.checkpoint_io import AtomicCheckpointIO, AtomicSaveConfigCallback
 from lightcnn.checkpoint_args import checkpoint_model_args
-from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, describe_choice, into_run_folder, with_run_config
+from lightcnn.cli_args import TRAINER_SUBCOMMANDS, args_alias, backbone_overrides, batch_counts_before_fractions, describe_choice, into_run_folder, with_run_config
 from lightcnn.commands import COMMANDS, run_command
 from lightcnn.config_errors import check_config_files, config_files_in, explain
 from lightcnn.data.info import data_info_of
@@ -112,6 +112,7 @@ class LightCNNCLI(CLIOverrides):
             "in the same process and run folder. Other commands ignore it, so a run's saved config.yaml works for them.",
         )
         parser.link_arguments("data", "model.init_args.data", compute_fn=data_info_of, apply_on="instantiate")
+        batch_counts_before_fractions(parser)
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)

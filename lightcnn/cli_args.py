@@ -34,6 +34,20 @@ def partition_options(args: list[str], wanted: Callable[[str], bool]) -> tuple[l
     return chosen, rest
 
 
+# Lightning types limit_*_batches as Union[float, int, None], and jsonargparse tries a union's
+# types in order, so `limit_val_batches: 1` became 1.0, which Lightning takes as a fraction (every
+# batch): a config or command line could not ask for one batch, as Trainer(limit_val_batches=1)
+# does in Python. lightcnn's parsers try int first: 1 and 3 are counts, 1.0 and 0.5 fractions.
+# (An X | Y union: typing caches Union[int, float] as the equal Union[float, int], order and all.)
+BATCH_LIMITS = tuple(f"trainer.limit_{stage}_batches" for stage in ("train", "val", "test", "predict"))
+
+
+def batch_counts_before_fractions(parser: Any) -> None:
+    for action in parser._actions:  # argparse's list of the parser's arguments
+        if action.dest in BATCH_LIMITS and hasattr(action, "_typehint"):  # jsonargparse's ActionTypeHint
+            action._typehint = int | float | None
+
+
 def is_config(name: str) -> bool:
     return name in ("--config", "-c")
 

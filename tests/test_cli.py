@@ -184,3 +184,20 @@ def test_options_dropped_by_a_class_change_are_named(mnist_root, tmp_path, monke
     assert "\n  label_smoothing: 0.05" not in (next((tmp_path / "runs").rglob("config.yaml"))).read_text()
     assert main(["validate", *tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--trainer.limit_val_batches", "1"]) == 0
     assert "dropped" not in capsys.readouterr().err  # the config as written: nothing dropped, no note
+
+
+@pytest.mark.slow
+def test_a_batch_limit_of_1_is_one_batch_and_1_0_every_batch(mnist_root, tmp_path, monkeypatch):
+    """Lightning types limit_*_batches float first, and `1` from a config or the command line was
+    read as 1.0, which Lightning takes as every batch: 1 could not ask for one batch."""
+    monkeypatch.chdir(tmp_path)
+    Path("one.yaml").write_text("trainer:\n  limit_train_batches: 1\n")
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--trainer.limit_val_batches", "1"]
+    assert main(["fit", *args, "--config", "one.yaml", "--name", "one"]) == 0
+    assert main(["fit", *args, "--trainer.limit_train_batches", "1.0", "--name", "every"]) == 0
+    state = {name: torch.load(next((tmp_path / "runs" / name).rglob("last.ckpt")), weights_only=False) for name in ("one", "every")}
+    assert state["one"]["global_step"] == 1
+    assert state["every"]["global_step"] == (300 - 30) // 32  # 270 train images after a val split of 30, full batches of 32
+    saved = yaml.safe_load(next((tmp_path / "runs" / "one").rglob("config.yaml")).read_text())["trainer"]
+    assert (saved["limit_train_batches"], saved["limit_val_batches"]) == (1, 1)
+    assert isinstance(saved["limit_train_batches"], int)
