@@ -133,7 +133,7 @@ class LightCNNCLI(CLIOverrides):
         if not name:
             files = cfg.get("config") or []
             name = Path(str(files[0])).stem if files else "run"
-        return Path(cfg["trainer"]["default_root_dir"] or "runs") / name
+        return Path(cfg["trainer"]["default_root_dir"] or "runs").expanduser() / name
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         super().parse_arguments(parser, args)

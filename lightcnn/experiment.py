@@ -107,7 +107,7 @@ class Experiment:
 
             check_run_name(name)
             check_trainer_kwargs(trainer_kwargs)  # before a version folder is taken
-            run = reserve_version(Path(root) / name)
+            run = reserve_version(Path(root).expanduser() / name)
             trainer_kwargs.setdefault("logger", RunLogger.into(run))
             trainer_kwargs.setdefault("plugins", [AtomicCheckpointIO()])
             trainer_kwargs.setdefault("use_distributed_sampler", False)  # lightcnn's samplers shard by rank

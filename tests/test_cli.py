@@ -201,3 +201,19 @@ def test_a_batch_limit_of_1_is_one_batch_and_1_0_every_batch(mnist_root, tmp_pat
     saved = yaml.safe_load(next((tmp_path / "runs" / "one").rglob("config.yaml")).read_text())["trainer"]
     assert (saved["limit_train_batches"], saved["limit_val_batches"]) == (1, 1)
     assert isinstance(saved["limit_train_batches"], int)
+
+
+@pytest.mark.slow
+def test_a_run_folder_under_the_home_folder_is_made_there(mnist_root, tmp_path, monkeypatch):
+    """default_root_dir: ~/runs in YAML (no shell expands it): lightcnn took a version folder
+    under a literal './~' while Lightning wrote the run under the home folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    Path("home.yaml").write_text("trainer:\n  default_root_dir: ~/runs\n")
+    args = tiny_fit_args(mnist_root, tmp_path / "unused", epochs=1)
+    assert main(["fit", *args, "--config", "home.yaml", "--trainer.limit_train_batches", "2", "--name", "h"]) == 0
+    run = tmp_path / "home" / "runs" / "h" / "version_0"
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    assert list(work.iterdir()) == [work / "home.yaml"]

@@ -8,6 +8,7 @@ through ``data_info``), index-batched loaders, uint8 -> [0, 1] and augmentation 
 
 from __future__ import annotations
 
+from os.path import expanduser
 from typing import Any
 
 import torch
@@ -110,7 +111,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
                 raise LightCNNError(f"data.{key} has {len(val)} values but the images have {self.in_channels} channels")
         if std is not None and min(std) <= 0:
             raise LightCNNError(f"data.std must be positive, got {std}")
-        self.root, self.batch_size = root, batch_size
+        self.root, self.batch_size = expanduser(root), batch_size  # ~/data as torchvision's datasets read it
         self.eval_batch_size = eval_batch_size or 2 * batch_size
         if val_on_test and val_size:
             raise LightCNNError(f"data.val_on_test validates on the test split: set data.val_size: 0 (got {val_size}), "

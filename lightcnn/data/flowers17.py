@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from os.path import expanduser
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class Flowers17DataModule(ImageFolderDataModule):
     scan_at_init = False  # the files may still have to be downloaded (prepare_data)
 
     def __init__(self, root: str = "data", download: bool = True, image_size: int = 64, **kwargs: Any) -> None:
-        self.data_root, self.download = root, download
+        self.data_root, self.download = expanduser(root), download
         super().__init__(root=root, image_size=image_size, **kwargs)
 
     def _find(self) -> Path | None:

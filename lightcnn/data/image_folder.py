@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+from os.path import expanduser
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class ImageFolderDataModule(InMemoryDataModule):
                 f"data.val_on_test validates on the test split: data.split {list(split)} needs a val share of 0 and a "
                 f"test share above 0, e.g. [0.8, 0, 0.2]"
             )
-        self.root, self.split, self.cache = root, tuple(split), cache
+        self.root, self.split, self.cache = expanduser(root), tuple(split), cache
         self.native_size = image_size  # decoded straight to this size
         self._scanned: Samples | None = self.scan() if self.scan_at_init else None  # bad folders fail at once
         super().__init__(root=root, val_size=split[1] / (split[0] + split[1]), image_size=image_size, **kwargs)

@@ -143,13 +143,13 @@ def expand(patterns: list[str] | str) -> list[Path]:
     """
     found: list[Path] = []
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        path = Path(pattern)
+        path = Path(pattern).expanduser()
         if path.is_dir():
             hits = _folder_images(path, pattern)
         elif path.is_file():
             hits = [path]
         else:
-            hits = sorted(p for p in _glob(pattern) if p.is_file())
+            hits = sorted(p for p in _glob(str(path)) if p.is_file())
         if not hits:
             raise LightCNNError(f"data.predict_files: {pattern!r} matches no image file (give files, folders or glob patterns)")
         found += hits

@@ -139,7 +139,7 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     mode = modes[0]
     if "base" not in raw or not isinstance(raw["base"], str):
         raise LightCNNError(f"{path}: 'base' must name the lightcnn config the trials start from, e.g. base: ../mnist_fast.yaml")
-    base = (path.parent / raw["base"]) if not Path(raw["base"]).is_absolute() else Path(raw["base"])
+    base = path.parent / Path(raw["base"]).expanduser()  # an absolute base stands alone
     if not base.is_file():
         raise LightCNNError(f"{path}: base {raw['base']}: no such config file (looked for {base})")
     name = name or raw.get("name") or path.stem
@@ -162,7 +162,7 @@ def read_sweep(path: str | Path, name: str | None = None) -> SweepSpec:
     root = raw.get("root", "runs")
     if not isinstance(root, str) or not root:
         raise LightCNNError(f"{path}: root {root!r}: give the folder sweeps go in (default runs)")
-    root = Path(root)
+    root = Path(root).expanduser()
     common = dict(name=name, base=base, overrides=overrides, mode=mode, metric=metric, direction=direction, test=test, root=root, path=path)
     if mode == "search":
         if "repeats" in raw:
@@ -214,7 +214,7 @@ def _variant_base(raw: Any, path: Path, name: str) -> Path:
     e.g. a shipped recipe beside a notebook's nets."""
     if not isinstance(raw, str):
         raise LightCNNError(f"{path}: variant '{name}': base must name a lightcnn config file, e.g. base: ../mnist_best.yaml")
-    base = Path(raw) if Path(raw).is_absolute() else path.parent / raw
+    base = path.parent / Path(raw).expanduser()  # an absolute base stands alone
     if not base.is_file():
         raise LightCNNError(f"{path}: variant '{name}': base {raw}: no such config file (looked for {base})")
     return base

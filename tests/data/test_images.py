@@ -29,6 +29,27 @@ def test_expand_folders_globs_and_misses(tmp_path):
         expand(["nope/*.png"])
 
 
+def test_paths_under_the_home_folder_are_read_from_it(tmp_path, monkeypatch):
+    """~ in a YAML value (no shell to expand it) is the home folder, as torchvision's roots are;
+    it never makes a folder named '~' in the working directory."""
+    from lightcnn.data import ImageFolderDataModule, MNISTDataModule
+    from tests.conftest import write_image_folder, write_mnist_layout
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    write_image_folder(tmp_path / "home" / "pets", {"cat": 4, "dog": 4})
+    assert [p.name for p in expand("~/pets/cat/*.png")] == [f"img_{i:02d}.png" for i in range(4)]
+    assert len(expand(["~/pets"])) == 8
+    folder = ImageFolderDataModule(root="~/pets", image_size=8)
+    folder.setup("fit")
+    assert folder.class_names == ["cat", "dog"]
+    write_mnist_layout(tmp_path / "home" / "data")
+    mnist = MNISTDataModule(root="~/data", download=False)
+    mnist.setup("fit")
+    assert len(mnist.splits["train"][1]) + len(mnist.splits["val"][1]) == 300
+    assert not (tmp_path / "~").exists()
+
+
 def _gray16(values: np.ndarray) -> Image.Image:
     return Image.fromarray(values.astype(np.uint16))
 

@@ -27,6 +27,17 @@ def test_grid_is_the_product_named_by_values_in_order(tmp_path):
     assert spec.folder.as_posix() == "runs/s" and spec.name == "s"
 
 
+def test_home_folder_paths_in_a_sweep_file_are_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "mine.yaml").write_text(BASE.read_text())
+    path = tmp_path / "s.yaml"
+    path.write_text("base: ~/mine.yaml\nroot: ~/sweeps\nvariants:\n  a: {}\n  b: {base: ~/mine.yaml}\n")
+    spec = read_sweep(path)
+    assert spec.base == tmp_path / "home" / "mine.yaml" and spec.plans[1].base == spec.base
+    assert spec.folder == tmp_path / "home" / "sweeps" / "s"
+
+
 def test_variants_with_repeats_give_one_trial_per_seed(tmp_path):
     spec = read_sweep(sweep(tmp_path, "repeats: 3\nseed: 7\nvariants:\n  base: {}\n  deeper: {model.backbone_args.depth: 4}\n"))
     assert [p.key for p in spec.plans] == ["base/seed_7", "base/seed_8", "base/seed_9", "deeper/seed_7", "deeper/seed_8", "deeper/seed_9"]
