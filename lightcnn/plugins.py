@@ -48,8 +48,15 @@ def plugin_dirs() -> list[Path]:
 
 
 def searched_locations() -> list[str]:
-    """Human-readable list of where plugins come from, for 'unknown name' messages."""
-    return [str(d) for d in plugin_dirs()] + [f"entry points '{ENTRY_POINT_GROUP}'"]
+    """Human-readable list of where plugins come from, for 'unknown name' messages: with a note
+    when the working folder has no plugins/ but a folder above it has (run from a subfolder)."""
+    where = [str(d) for d in plugin_dirs()] + [f"entry points '{ENTRY_POINT_GROUP}'"]
+    if not (Path.cwd() / "plugins").is_dir():
+        above = next((d for d in Path.cwd().parents if any((d / "plugins").glob("*.py"))), None)
+        if above is not None:
+            where.append(f"not {above / 'plugins'} (plugins/ is read from the folder you run in: run from {above}, "
+                         f"or set {ENV_VAR}={above})")
+    return where
 
 
 def _namespace(dirs: list[Path]) -> types.ModuleType:

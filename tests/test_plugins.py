@@ -19,6 +19,21 @@ def test_discovers_cwd_plugins_and_plugin_path_in_order(tmp_path, monkeypatch):
     assert discover() == []  # idempotent
 
 
+def test_an_unknown_name_run_from_a_subfolder_names_the_plugins_folder_above(tmp_path, monkeypatch):
+    write_plugin(tmp_path / "plugins", "my_net", "my_net")
+    (tmp_path / "configs").mkdir()
+    monkeypatch.chdir(tmp_path / "configs")
+    monkeypatch.delenv("LIGHTCNN_PLUGIN_PATH", raising=False)
+    discover()
+    with pytest.raises(LightCNNError) as err:
+        BACKBONES.get("my_net")
+    assert (f"not {tmp_path / 'plugins'} (plugins/ is read from the folder you run in: run from {tmp_path}, "
+            f"or set LIGHTCNN_PLUGIN_PATH={tmp_path})") in str(err.value)
+    monkeypatch.chdir(tmp_path)  # from the folder that holds plugins/: found, no note
+    discover()
+    assert BACKBONES.get("my_net").__module__ == "plugins.my_net"
+
+
 def test_plugin_import_error_names_file_and_line(tmp_path, monkeypatch):
     body = """
     import torch
