@@ -242,6 +242,7 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                   ["trainer.min_steps=20 is above trainer.max_steps=10"]),
     "unknown optimizer": (lambda: fit(MNIST, "--model.optimizer", "adamx"), ["model.optimizer", "'adamx'", "adamw"]),
     "negative learning rate": (lambda: fit(MNIST, "--model.lr", "-0.1"), ["lr=-0.1", "positive"]),
+    "a step schedule's gamma of 0": (lambda: fit(MNIST, "--model.scheduler", "step", "--model.gamma", "0"), ["gamma=0.0", "positive"]),
     "unknown backbone": (lambda: fit(MNIST, "--model.backbone", "mnist_cn"), ["mnist_cn", "mnist_cnn"]),
     "unknown backbone option": (lambda: fit(MNIST, "--model.backbone_args", "{widht: 2}"), ["'widht'", "width"]),
     "no checkpoint to resume or test": (lambda: ["test", "--config", MNIST, "--ckpt_path", "best"], ["--ckpt_path best", "no best.ckpt"]),

@@ -22,7 +22,7 @@ FUSED = ("sgd", "adam", "adamw")  # the optimizers torch has a fused step for (R
 def check_optimizer_options(hp: dict[str, Any]) -> None:
     """Raise ``LightCNNError`` naming the first bad optimizer or schedule option of a task's
     hyperparameters ``hp`` and what would be valid."""
-    bad = {k: hp[k] for k in ("lr", "step_size", "norm_bias_lr") if not hp[k] > 0}
+    bad = {k: hp[k] for k in ("lr", "step_size", "gamma", "norm_bias_lr") if not hp[k] > 0}  # gamma 0: lr 0 after step_size epochs
     if bad:
         raise LightCNNError(f"model: these must be positive: {', '.join(f'{k}={v}' for k, v in bad.items())}")
     betas, momentum = hp["betas"], hp["momentum"]
