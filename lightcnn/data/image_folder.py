@@ -141,7 +141,7 @@ class ImageFolderDataModule(InMemoryDataModule):
         if n >= ANNOUNCE_DECODING:  # a long, silent wait otherwise (~30 ms per 12-megapixel JPEG on 2 cores)
             rank_zero_info(f"{type(self).__name__}: decoding {n:,} images of {self.image_dir} once at {self.native_size} px"
                            + (f" (cached in {path.parent}/)" if self.cache else ""))
-        x = torch.from_numpy(decode_many([p for p, _ in self._samples], self.native_size))
+        x = torch.from_numpy(decode_many([p for p, _ in self._samples], self.native_size, f"{type(self).__name__} ({self.root})"))
         if n >= ANNOUNCE_DECODING:
             rank_zero_info(f"{type(self).__name__}: decoded {n:,} images in {time.perf_counter() - start:.1f} s")
         y = torch.tensor([label for _, label in self._samples], dtype=torch.long)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lightcnn.data.memory import check_fits
 from lightcnn.errors import LightCNNError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -33,7 +34,8 @@ def convert_images(x: torch.Tensor, channels: int, size: int, grayscale: bool, o
     (antialiased bilinear) to ``size`` x ``size`` when it differs; still uint8.
 
     Raises:
-        LightCNNError: the images do not have ``channels`` channels after the conversion.
+        LightCNNError: the images do not have ``channels`` channels after the conversion, or
+            would not fit in memory at ``size``.
     """
     import torch.nn.functional as F
 
@@ -42,6 +44,7 @@ def convert_images(x: torch.Tensor, channels: int, size: int, grayscale: bool, o
     if x.shape[1] != channels:
         raise LightCNNError(f"{owner}: images have {x.shape[1]} channels, expected {channels}")
     if x.shape[-1] != size or x.shape[-2] != size:
+        check_fits(len(x), channels, size, owner)
         x = torch.cat([
             F.interpolate(c.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             .round_().clamp_(0, 255).to(torch.uint8)
@@ -81,18 +84,19 @@ def decode(path: Path, size: int) -> np.ndarray:
         raise LightCNNError(f"cannot read image {path}: {err}") from err
 
 
-def decode_many(paths: list[Path], size: int) -> np.ndarray:
+def decode_many(paths: list[Path], size: int, owner: str = "") -> np.ndarray:
     """``decode`` of every path, stacked ``(N, 3, size, size)``, in order, on as many threads as
     torch's intra-op threads (one per core, or what ``--threads`` set: Pillow's decoders release
     the GIL, 1.7x on 2 cores). The first unreadable file is named.
 
     Raises:
-        LightCNNError: as ``decode``.
+        LightCNNError: as ``decode``; the decoded images would not fit in memory (``owner`` named).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     if not paths:
         return np.zeros((0, 3, size, size), dtype=np.uint8)
+    check_fits(len(paths), 3, size, owner or f"{len(paths):,} image files")
     workers = min(torch.get_num_threads(), len(paths))
     if workers < 2:
         return np.stack([decode(p, size) for p in paths])
