@@ -51,15 +51,14 @@ class Normalize(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # uint8 images are 0-255 (a DataModule's own; lightcnn's convert theirs on the device already)
         x = x.to(self.mean.dtype).div_(255) if x.dtype == torch.uint8 else x.to(self.mean.dtype)
+        where = None
         if self.check_next_training_batch and self.training:
             self.check_next_training_batch = False
-            problem = range_problem(x)
-            if problem:
-                raise LightCNNError(problem)
+            where = DATAMODULE
         elif self.check_inputs and not self.training and not _tracing():
-            problem = range_problem(x, where=CALLER)
-            if problem:
-                raise LightCNNError(problem)
+            where = CALLER
+        if where is not None and (problem := range_problem(x, where)):
+            raise LightCNNError(problem)
         if not self.known:
             raise LightCNNError(
                 "the model has no normalisation statistics: fit it first, load a checkpoint, or give the data's "
