@@ -5,6 +5,7 @@ step interleaved with it in the same process, so the host's drift cancels.
     python benchmarks/paired_steps.py --root .data      # -> benchmarks/results/paired_steps.json + two tables
     python benchmarks/paired_steps.py --root .data --ablate callbacks   # lightcnn without its default callbacks
     python benchmarks/paired_steps.py --root .data --ablate metrics     # ... without its training metrics and loss logging
+    python benchmarks/paired_steps.py --root .data --sides lightcnn lightning   # and a bare Lightning Trainer, same run
 
 ``overhead.py`` alternates whole runs (a plain loop, then ``lightcnn fit``, ...), and this
 machine's speed drifts by ±10 % between runs, several times the milliseconds being measured.
@@ -27,6 +28,12 @@ The second table splits both steps into the phases of ``PHASES`` (stamps between
 step's lines; lightcnn's hooks and wrappers around its task's ``training_step`` and ``forward``),
 to show where the added time sits: in the model's work, or in the code around it.
 
+``--sides lightcnn lightning`` also runs, after each case's lightcnn fit, a bare Lightning ``Trainer`` in lightcnn's place: the same task module
+(its forward, normalisation included) inside a minimal ``LightningModule`` whose step is the
+plain step's cross-entropy, the same optimizer and one-cycle, the case config's DataModule for the
+batches, and no logger, checkpoints, progress bar, summary, metrics or lightcnn callbacks. What it
+adds over the plain step is Lightning's own loop, the floor under any trainer built on it.
+
 Intervals that cross an epoch boundary (validation, checkpoints, epoch-end plots) are left out,
 as are the first ``--warmup`` steps of each epoch.
 """
@@ -41,12 +48,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning.pytorch as L
 import torch
 import yaml
 from lightning.pytorch import Callback
 from torch.nn import functional as F
 
 from lightcnn.cli import _import_builtins
+from lightcnn.commands.common import datamodule_from_config
 from lightcnn.cli import main as lightcnn_main
 from overhead import CASES, REPO
 
@@ -153,10 +162,57 @@ class PairedSteps(Callback):
         self.last = self.pending = None  # no pair across the epoch boundary
 
 
+class BareLightning(L.LightningModule):
+    """The case's task module inside a minimal LightningModule (the ``lightning`` side): the plain
+    step's loss, the config's optimizer class and settings with one-cycle, stepped every batch."""
+
+    def __init__(self, config: Path, data_info: object) -> None:
+        from lightcnn.tasks import ClassificationTask
+
+        super().__init__()
+        init = dict(yaml.safe_load(config.read_text())["model"]["init_args"])
+        torch.manual_seed(0)
+        task = ClassificationTask(**init, data=data_info).train()
+        self.task = task.to(memory_format=torch.channels_last) if init.get("channels_last") else task
+        self.lr, self.smoothing = init["lr"], init.get("label_smoothing", 0.0)
+        self.optimizer_class = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[init.get("optimizer", "adamw")]
+        self.optimizer_settings = {"lr": self.lr, "weight_decay": init.get("weight_decay", 0.0)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.task(x)
+
+    def training_step(self, batch, batch_idx):
+        return F.cross_entropy(self(batch[0]), batch[1], label_smoothing=self.smoothing)
+
+    def configure_optimizers(self):
+        opt = self.optimizer_class(self.parameters(), **self.optimizer_settings)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=int(self.trainer.estimated_stepping_batches) + 1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def run_bare_lightning(config: Path, root: str, epochs: int, steps: int) -> None:
+    """The ``lightning`` side: the case on a bare ``Trainer`` (no logger, checkpoints, progress bar,
+    summary; the only callback is ``PairedSteps``), with Lightning's own hook dispatch."""
+    from lightcnn.tasks.step_costs import skip_nvml_without_driver
+
+    skip_nvml_without_driver()  # as in a lightcnn fit: the probe would cost both steps alike, and lightcnn's side is without it
+    dm = datamodule_from_config(str(config), ["--data.root", root])
+    dm.setup("fit")
+    trainer = L.Trainer(max_epochs=epochs, limit_train_batches=steps, limit_val_batches=0, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[PairedSteps()], accelerator="cpu")
+    trainer.fit(BareLightning(config, dm.data_info), datamodule=dm)
+
+
+SIDES = {"lightcnn": "", "lightning": ", bare Lightning"}  # --sides: what each adds to the case's name in the tables
+
+
 def run_case(config: Path, root: str, epochs: int, steps: int, warmup: int, out: Path,
-             ablate: tuple[str, ...] = ()) -> list[tuple[list[float], list[float]]]:
-    """Per-step seconds in the phases of ``PHASES``, as (plain step, the lightcnn step right after it) pairs."""
+             ablate: tuple[str, ...] = (), side: str = "lightcnn") -> list[tuple[list[float], list[float]]]:
+    """Per-step seconds in the phases of ``PHASES``, as (plain step, the ``side`` step right after it) pairs."""
     _RUN.update(config=config, warmup=warmup, pairs=[], ablate=ablate)
+    if side == "lightning":
+        run_bare_lightning(config, root, epochs, steps)
+        return _RUN["pairs"]
     code = lightcnn_main([
         "fit", "--config", str(config), "--data.root", root, "--trainer.max_epochs", str(epochs),
         "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
@@ -164,6 +220,24 @@ def run_case(config: Path, root: str, epochs: int, steps: int, warmup: int, out:
     ])
     assert code == 0
     return _RUN["pairs"]
+
+
+def summary(pairs: list[tuple[list[float], list[float]]]) -> dict:
+    """Step times, their ratio and the added milliseconds (median of the paired differences), overall and by phase."""
+    plain, framework = [sum(q) for q, _ in pairs], [sum(f) for _, f in pairs]
+    diffs = [1000 * (f - q) for q, f in zip(plain, framework)]
+    return {
+        "pairs": len(diffs), "plain_ms_mean": 1000 * statistics.mean(plain), "lightcnn_ms_mean": 1000 * statistics.mean(framework),
+        "plain_ms_median": 1000 * statistics.median(plain), "lightcnn_ms_median": 1000 * statistics.median(framework),
+        "added_ms_median": statistics.median(diffs),
+        "added_ms_halves": [statistics.median(diffs[: len(diffs) // 2]), statistics.median(diffs[len(diffs) // 2:])],
+        "ratio_of_means": statistics.mean(plain) / statistics.mean(framework),
+        "ratio_of_medians": statistics.median(plain) / statistics.median(framework),
+        "phases_ms_median": {phase: {"plain": 1000 * statistics.median(q[i] for q, _ in pairs),
+                                     "lightcnn": 1000 * statistics.median(f[i] for _, f in pairs),
+                                     "added": 1000 * statistics.median(f[i] - q[i] for q, f in pairs)}
+                             for i, phase in enumerate(PHASES)},
+    }
 
 
 def main() -> None:
@@ -175,34 +249,29 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=20, help="steps left out at the start of each epoch")
     p.add_argument("--ablate", nargs="*", choices=["callbacks", "metrics"], default=[],
                    help="take lightcnn's default callbacks, or its training metrics and loss logging, out of its side")
-    p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/paired_steps[_without_ABLATED].json")
+    p.add_argument("--sides", nargs="+", choices=list(SIDES), default=["lightcnn"],
+                   help="what runs beside the plain step, each case in turn: lightcnn fit, a bare Lightning Trainer (Lightning's own loop)")
+    p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/paired_steps[_without_ABLATED][_and_bare_lightning].json")
     a = p.parse_args()
-    a.out = a.out or REPO / "benchmarks" / "results" / ("paired_steps" + "".join(f"_without_{x}" for x in a.ablate) + ".json")
+    if a.ablate and "lightcnn" not in a.sides:
+        p.error("--ablate takes parts out of the lightcnn side; add it to --sides")
+    suffix = "".join(f"_without_{x}" for x in a.ablate) + ("_and_bare_lightning" if "lightning" in a.sides else "")
+    a.out = a.out or REPO / "benchmarks" / "results" / f"paired_steps{suffix}.json"
     if a.steps <= a.warmup + 1:
         p.error(f"--steps must be > --warmup + 1 ({a.warmup + 1})")
     results = {"torch_threads": torch.get_num_threads(), "steps": a.steps, "epochs": a.epochs, "warmup": a.warmup,
-               "ablated": a.ablate, "cases": {}}
+               "ablated": a.ablate, "sides": a.sides, "cases": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (config, _batch) in CASES.items():
-            pairs = run_case(config, a.root, a.epochs, a.steps, a.warmup, Path(tmp), tuple(a.ablate))
-            plain, framework = [sum(q) for q, _ in pairs], [sum(f) for _, f in pairs]
-            diffs = [1000 * (f - q) for q, f in zip(plain, framework)]
-            halves = [statistics.median(diffs[: len(diffs) // 2]), statistics.median(diffs[len(diffs) // 2:])]
-            results["cases"][name] = {
-                "pairs": len(diffs), "plain_ms_mean": 1000 * statistics.mean(plain), "lightcnn_ms_mean": 1000 * statistics.mean(framework),
-                "plain_ms_median": 1000 * statistics.median(plain), "lightcnn_ms_median": 1000 * statistics.median(framework),
-                "added_ms_median": statistics.median(diffs), "added_ms_halves": halves,
-                "ratio_of_means": statistics.mean(plain) / statistics.mean(framework),
-                "ratio_of_medians": statistics.median(plain) / statistics.median(framework),
-                "phases_ms_median": {phase: {"plain": 1000 * statistics.median(q[i] for q, _ in pairs),
-                                             "lightcnn": 1000 * statistics.median(f[i] for _, f in pairs),
-                                             "added": 1000 * statistics.median(f[i] - q[i] for q, f in pairs)}
-                                     for i, phase in enumerate(PHASES)},
-            }
+        for case, (config, _batch) in CASES.items():
+            for side in a.sides:
+                pairs = run_case(config, a.root, a.epochs, a.steps, a.warmup, Path(tmp), tuple(a.ablate), side)
+                results["cases"][case + SIDES[side]] = summary(pairs)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2))
     print(f"torch threads {results['torch_threads']}; {a.epochs} epochs x {a.steps} steps, first {a.warmup} of each left out"
-          + (f"; lightcnn without its {' and '.join(a.ablate)}" if a.ablate else ""))
+          + (f"; lightcnn without its {' and '.join(a.ablate)}" if a.ablate else "")
+          + ("; the rows marked 'bare Lightning' have a bare Lightning Trainer in lightcnn's place (the columns named lightcnn are its)"
+             if "lightning" in a.sides else ""))
     print("| case | pairs | plain ms/step (mean, median) | lightcnn ms/step (mean, median) | plain / lightcnn (means; medians) | "
           "added ms per step (median of pairs; each half) |")
     print("|---|---|---|---|---|---|")
