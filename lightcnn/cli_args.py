@@ -4,6 +4,7 @@ alone, the checkpoint's model beneath command-line overrides, loggers pointed at
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ def with_run_config(argv: list[str]) -> list[str]:
     ckpt = ckpt or next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")), None)
     if ckpt is None or ckpt in ALIASES or ckpt == "hpc" or ckpt.startswith("registry") or "://" in ckpt:
         return argv  # Lightning's own aliases and remote (fsspec) paths are Lightning's to check
+    ckpt = os.path.expanduser(ckpt)
     if not Path(ckpt).is_file():
         what = "a folder, not a checkpoint file (e.g. its checkpoints/best.ckpt)" if Path(ckpt).is_dir() else "no such checkpoint file"
         raise LightCNNError(f"--ckpt_path {ckpt}: {what}; give a .ckpt file, or one of: {', '.join(sorted(ALIASES))}")

@@ -12,6 +12,7 @@ and reports as the ``lightcnn`` command.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -156,7 +157,7 @@ class Experiment:
         if again:
             ckpt_path = self._resume_point()
         if ckpt_path is not None:
-            ckpt_path = str(ckpt_path)
+            ckpt_path = os.path.expanduser(str(ckpt_path))
             state = check_checkpoint(ckpt_path, weights_only=True, way_out=None)
             check_resume(state, ckpt_path, {"max_epochs": self.trainer.max_epochs, "max_steps": self.trainer.max_steps},
                          way_out=_RAISE_LIMIT)

@@ -120,6 +120,7 @@ def resolve_ckpt_path(ckpt_path: str | None, experiment: Path, subcommand: str) 
                 f"train first, or give the checkpoint file's path"
             )
         return str(found), run_dir_of(found)
+    ckpt_path = os.path.expanduser(ckpt_path)  # `~/...` quoted on the command line or in YAML: no shell expanded it
     if not Path(ckpt_path).is_file():
         raise LightCNNError(f"--ckpt_path {ckpt_path}: no such checkpoint file (or use 'last' / 'best')")
     return ckpt_path, run_dir_of(ckpt_path)

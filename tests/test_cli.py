@@ -217,3 +217,5 @@ def test_a_run_folder_under_the_home_folder_is_made_there(mnist_root, tmp_path, 
     run = tmp_path / "home" / "runs" / "h" / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
     assert list(work.iterdir()) == [work / "home.yaml"]
+    # a quoted `~/...` checkpoint (no shell expands it) is the home folder's too, with its run's own config
+    assert main(["test", "--ckpt_path", "~/runs/h/version_0/checkpoints/last.ckpt", "--trainer.limit_test_batches", "1"]) == 0

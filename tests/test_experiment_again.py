@@ -76,13 +76,15 @@ def test_a_fit_run_again_with_no_checkpoint_to_go_on_from_is_refused(mnist_root,
         exp.fit()
 
 
-def test_a_checkpoint_given_to_fit_is_checked_first(mnist_root, tmp_path):
+def test_a_checkpoint_given_to_fit_is_checked_first(mnist_root, tmp_path, monkeypatch):
     exp = _experiment(mnist_root, tmp_path, max_epochs=1)
     with pytest.raises(LightCNNError, match="nowhere.ckpt: no such checkpoint file"):
         exp.fit(ckpt_path=tmp_path / "nowhere.ckpt")
     exp.fit()
     longer = _experiment(mnist_root, tmp_path, max_epochs=2)
-    longer.fit(ckpt_path=exp.run_dir / "checkpoints" / "last.ckpt")  # a higher limit trains on, in its own run
+    monkeypatch.setenv("HOME", str(tmp_path))  # "~/..." is the home folder's, as on the command line
+    last = (exp.run_dir / "checkpoints" / "last.ckpt").resolve().relative_to(tmp_path.resolve())
+    longer.fit(ckpt_path=f"~/{last}")  # a higher limit trains on, in its own run
     assert longer.history.epochs == [0, 1] and longer.trainer.global_step == 2 * BATCHES
 
 

@@ -139,3 +139,19 @@ def test_the_run_folder_of_a_checkpoint(tmp_path) -> None:
     assert run_dir_of(version) == version.parent.parent
     assert run_dir_of(trial) == trial.parent.parent
     assert run_dir_of(loose) is None and run_dir_of(tmp_path / "best.ckpt") is None
+
+
+def test_a_checkpoint_path_under_the_home_folder(tmp_path, monkeypatch) -> None:
+    """``--ckpt_path '~/...'`` (quoted, or in YAML: no shell expands it) is the home folder's file;
+    before, it was looked up under a literal ``./~`` and refused as missing."""
+    from lightcnn.errors import LightCNNError
+    from lightcnn.run import resolve_ckpt_path
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ckpt = tmp_path / "home" / "runs" / "x" / "version_0" / "checkpoints" / "best.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    (ckpt.parent.parent / "run_info.json").write_text("{}")
+    assert resolve_ckpt_path("~/runs/x/version_0/checkpoints/best.ckpt", tmp_path, "test") == (str(ckpt), ckpt.parent.parent)
+    with pytest.raises(LightCNNError, match=r"--ckpt_path .*home/runs/x/version_0/checkpoints/nope.ckpt: no such checkpoint file"):
+        resolve_ckpt_path("~/runs/x/version_0/checkpoints/nope.ckpt", tmp_path, "test")
