@@ -43,6 +43,15 @@ class PoisonAt(Callback):
                 next(pl_module.parameters()).fill_(float("nan"))
 
 
+class PoisonFirst(Callback):
+    """NaN weights before the run's first step, as a broken plugin's initialisation would give."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 0 and batch_idx == 0:
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))
+
+
 def epoch_values(run: Path, key: str) -> dict[int, float]:
     """The last value of ``key`` logged for each epoch."""
     out: dict[int, float] = {}
@@ -108,6 +117,19 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(mnist_
     for name in ("last.ckpt", "best.ckpt"):
         state = torch.load(run / "checkpoints" / name, weights_only=True)
         assert state["epoch"] == 0 and all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point())
+
+
+def test_a_nan_loss_on_the_first_batch_is_not_blamed_on_the_learning_rate(mnist_root, tmp_path, monkeypatch, capsys):
+    """A loss that is NaN before any update comes from the model or the data, not the optimizer:
+    the message says so (it advised lowering the learning rate), and no run folder is left."""
+    monkeypatch.chdir(tmp_path)
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=1), "--trainer.callbacks+=tests.test_reliability.PoisonFirst"]
+    assert main(["fit", *args]) == 2
+    err = capsys.readouterr().err
+    assert ("the training loss is NaN or infinite on the run's first batch, before any weight update: the learning rate "
+            "and schedule cannot have caused it") in err
+    assert "Lower model.lr" not in err
+    assert not list((tmp_path / "runs").rglob("*.ckpt"))
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):

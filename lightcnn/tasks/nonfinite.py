@@ -26,10 +26,13 @@ class NonFiniteCheck:
         # On CPU a check costs nothing; on an accelerator it waits for the device, so check every
         # 50 steps there (and always before a checkpoint is written, see on_save_checkpoint).
         if self.device.type == "cpu" or (batch_idx + 1) % 50 == 0:
-            self._stop_if_nonfinite()
+            # checked on the run's first batch (CPU): its loss came from weights no step had touched yet
+            self._stop_if_nonfinite(first_batch=batch_idx == 0 and self.trainer.current_epoch == 0)
 
-    def _stop_if_nonfinite(self, check_parameters: bool = False) -> None:
-        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or infinite."""
+    def _stop_if_nonfinite(self, check_parameters: bool = False, first_batch: bool = False) -> None:
+        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or
+        infinite. ``first_batch``: the only loss checked is the run's first, computed before any
+        update, so the optimizer's settings cannot be the cause and the message says where to look."""
         bad_loss = self._nonfinite is not None and bool(self._nonfinite)
         self._nonfinite = None
         bad_param = check_parameters and not bad_loss and not all(bool(torch.isfinite(p).all()) for p in self.parameters())
@@ -38,6 +41,13 @@ class NonFiniteCheck:
         trainer = self.trainer
         saved = [c.best_model_path for c in trainer.checkpoint_callbacks if Path(c.best_model_path or "x").stem == "last"]
         kept = saved[0] if saved and saved[0] else "none yet: no epoch had finished"
+        if bad_loss and first_batch:
+            raise LightCNNError(
+                "the training loss is NaN or infinite on the run's first batch, before any weight update: the "
+                "learning rate and schedule cannot have caused it. The model's output for that batch is already "
+                "non-finite: check the backbone's forward and initial weights (a plugin's especially) and the "
+                "data for NaN or extreme values. No checkpoint was written."
+            )
         what = "the training loss became NaN or infinite" if bad_loss else "a model parameter became NaN or infinite"
         raise LightCNNError(
             f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step}: training stopped. The last good "
