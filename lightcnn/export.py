@@ -54,6 +54,10 @@ class Exported:
     model: Deployable = field(repr=False)
 
 
+# what a file, not a folder, given to --out would end with: the export's own suffixes and their kin
+FILE_SUFFIXES = frozenset({".onnx", ".pt", ".pth", ".ts", ".torchscript", ".json", ".ckpt", ".zip"})
+
+
 def export_task(task: Any, out: str | Path, stem: str = "model", formats: tuple[str, ...] = FORMATS,
                 opset: int = DEFAULT_OPSET, source: str | None = None) -> Exported:
     """Write ``task`` (a lightcnn task, in eval mode) as ``{out}/{stem}.onnx`` and/or
@@ -70,6 +74,10 @@ def export_task(task: Any, out: str | Path, stem: str = "model", formats: tuple[
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LightCNNError(f"--out {out}: is a file, not a folder")
+    if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:  # it would become a folder named like a file
+        names = ", ".join(f"{stem}{SUFFIX[f]}" for f in formats)
+        raise LightCNNError(f"--out {out}: names a file, but --out is the folder the export writes into ({names} and "
+                            f"{stem}.json, named after the checkpoint): give a folder, e.g. --out {out.with_suffix('')}")
     model = Deployable(task.eval()).eval()
     info = task.data_info
     example = torch.rand(2, info.in_channels, info.image_size, info.image_size)

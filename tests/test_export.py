@@ -81,7 +81,11 @@ def test_bad_requests_write_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(LightCNNError, match="is a file, not a folder"):
         export_task(task, tmp_path / "file", formats=("torchscript",))
-    assert not (tmp_path / "out").exists()
+    # a file name given as --out made a folder called model.onnx holding best.onnx
+    with pytest.raises(LightCNNError, match=r"--out .*model.onnx: names a file, but --out is the folder the export writes "
+                                            r"into \(best.onnx and best.json, named after the checkpoint\): give a folder, e.g. --out .*model$"):
+        export_task(task, tmp_path / "model.onnx", stem="best", formats=("onnx",))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "model.onnx").exists()
 
 
 @pytest.mark.slow

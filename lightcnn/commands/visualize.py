@@ -59,7 +59,8 @@ def main(argv: list[str]) -> int:
     else:
         path = Path(a.image)
         if not path.is_file():
-            raise LightCNNError(f"--image {a.image}: no such file")
+            what = "a folder: give one image file in it" if path.is_dir() else "no such file"
+            raise LightCNNError(f"--image {a.image}: {what}")
         image, source = load_files([path], task.in_channels, task.image_size), path.name
     shown = image.float() / 255
     maps, out = feature_maps(task.backbone, task, shown)  # the task normalises as in its training
