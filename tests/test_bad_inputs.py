@@ -344,6 +344,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                             ["--image photos: a folder: give one image file in it"]),
     "a file name given to export --out": (lambda: ["export", "--ckpt", str(trained_checkpoint()), "--out", "model.onnx", "--format", "onnx"],
                                           ["--out model.onnx: names a file", "give a folder, e.g. --out model"]),
+    "knn with k = 0": (lambda: ["knn", "--ckpt", str(trained_checkpoint()), "--k", "0", "--data.root", "data"],
+                       ["--k must be between 1 and the number of references, got 0"]),
     "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0 has no history.json"]),
     "report of an experiment's folder": (lambda: (trained_checkpoint(), ["report", "runs/trained"])[1],
                                          ["runs/trained holds run folders (version_0)", "e.g. runs/trained/version_0"]),

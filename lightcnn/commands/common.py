@@ -58,12 +58,17 @@ def config_of(ckpt: str, config: str | None) -> str:
     return config or str(run_config_of(ckpt, "--ckpt"))
 
 
-def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None]) -> tuple:
+def checkpoint_and_data(prog: str, description: str, argv: list[str], extra: Callable[[argparse.ArgumentParser], None],
+                        check: Callable[[argparse.Namespace], None] | None = None) -> tuple:
+    """``(args, task, datamodule)`` of a tool that reads a checkpoint and a dataset; ``check``
+    validates the tool's own options before either is loaded."""
     p = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
     p.add_argument("--ckpt", required=True, help="a lightcnn checkpoint (e.g. runs/x/version_0/checkpoints/best.ckpt)")
     p.add_argument("--config", "-c", help="a config whose data section gives the images (default: the checkpoint's run config)")
     extra(p)
     a, overrides = parse_with_overrides(p, argv)
+    if check is not None:
+        check(a)
     from lightcnn.inference import check_compatible, load_task
     from lightcnn.plugins import load_all
 

@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from lightcnn.commands.common import checkpoint_and_data
+from lightcnn.errors import LightCNNError
 
 
 def _add_precision(p: argparse.ArgumentParser) -> None:
@@ -43,7 +44,11 @@ def knn(argv: list[str]) -> int:
         p.add_argument("--query", default="test", choices=["train", "val", "test"])
         _add_precision(p)
 
-    a, task, dm = checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra)
+    def check(a: argparse.Namespace) -> None:  # before anything is loaded or embedded (the upper bound needs the data)
+        if a.k < 1:
+            raise LightCNNError(f"--k must be between 1 and the number of references, got {a.k}")
+
+    a, task, dm = checkpoint_and_data("lightcnn knn", "k-NN classification of one split against another.", argv, extra, check)
     from lightcnn.inference import embed_split, knn_classify
     from lightcnn.precision import resolve
 
