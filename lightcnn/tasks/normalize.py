@@ -49,14 +49,16 @@ class Normalize(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # uint8 images are 0-255 (a DataModule's own; lightcnn's convert theirs on the device already)
-        x = x.to(self.mean.dtype).div_(255) if x.dtype == torch.uint8 else x.to(self.mean.dtype)
         where = None
         if self.check_next_training_batch and self.training:
             self.check_next_training_batch = False
             where = DATAMODULE
         elif self.check_inputs and not self.training and not _tracing():
             where = CALLER
+            if problem := shape_problem(x, self.mean.shape[1]):
+                raise LightCNNError(problem)
+        # uint8 images are 0-255 (a DataModule's own; lightcnn's convert theirs on the device already)
+        x = x.to(self.mean.dtype).div_(255) if x.dtype == torch.uint8 else x.to(self.mean.dtype)
         if where is not None and (problem := range_problem(x, where)):
             raise LightCNNError(problem)
         if not self.known:
@@ -80,6 +82,29 @@ def _tracing() -> bool:
 # range_problem's two callers: a fit's DataModule, and a loaded model's user.
 DATAMODULE = ("the first training batch from the DataModule holds", "do not normalise them in the DataModule; give data_info mean/std instead")
 CALLER = ("the model was given", "it normalises them with its saved mean and std itself")
+
+
+def shape_problem(x: Any, channels: int) -> str | None:
+    """What is wrong with the layout of images given to a loaded model, or None: it takes a tensor
+    ``(B, C, H, W)`` (or one image ``(C, H, W)``, or ``(H, W)`` for one channel). Keras and PIL
+    put the channels last (``np.array(img)`` is ``(H, W, C)``), which torch reports only deep in the
+    first convolution, as a channel count of the image's width."""
+    kind = {1: "grayscale", 3: "RGB"}.get(channels, f"{channels}-channel")
+    if not isinstance(x, torch.Tensor):
+        return (f"the model was given a value of type {type(x).__name__}; it takes a torch tensor of {kind} images (B, {channels}, H, W): "
+                f"torch.from_numpy(a) for a NumPy array")
+    shape = tuple(x.shape)
+    if (x.dim() == 4 and shape[1] == channels) or (x.dim() == 3 and shape[0] == channels) or (x.dim() == 2 and channels == 1):
+        return None
+    want = f"the model takes {kind} images (B, {channels}, H, W), or one image ({channels}, H, W)"
+    if x.dim() in (3, 4) and shape[-1] == channels:
+        order = "0, 3, 1, 2" if x.dim() == 4 else "2, 0, 1"
+        return f"{want}; got shape {shape}, channels last: x.permute({order}) puts them first"
+    if x.dim() in (3, 4):
+        given = shape[-3]
+        return (f"{want}; got shape {shape}, {given} channel{'s' if given != 1 else ''}"
+                + (": convert the images to grayscale" if channels == 1 else f": convert the images to {kind}"))
+    return f"{want}; got a {x.dim()}-dimensional tensor of shape {shape}"
 
 
 def range_problem(x: torch.Tensor, where: tuple[str, str] = DATAMODULE) -> str | None:

@@ -56,3 +56,36 @@ def test_a_little_overshoot_is_not_another_scale():
     assert range_problem(torch.tensor([-0.51, 0.3])) is not None
     assert range_problem(torch.tensor([0.3, 1.51])) is not None
     assert range_problem(torch.empty(0)) is None
+
+
+def loaded(channels: int = 1) -> Normalize:
+    n = Normalize(channels, mean=[0.5] * channels, std=[0.25] * channels).eval()
+    n.check_inputs = True  # as load_task sets it: every call is a user's
+    return n
+
+
+@pytest.mark.parametrize("shape, channels, says", [
+    ((2, 28, 28, 1), 1, "got shape (2, 28, 28, 1), channels last: x.permute(0, 3, 1, 2) puts them first"),  # Keras's layout
+    ((32, 32, 3), 3, "got shape (32, 32, 3), channels last: x.permute(2, 0, 1) puts them first"),  # np.array(img)
+    ((2, 3, 28, 28), 1, "got shape (2, 3, 28, 28), 3 channels: convert the images to grayscale"),
+    ((2, 1, 32, 32), 3, "got shape (2, 1, 32, 32), 1 channel: convert the images to RGB"),
+    ((784,), 1, "got a 1-dimensional tensor of shape (784,)"),
+    ((32, 32), 3, "got a 2-dimensional tensor of shape (32, 32)"),
+])
+def test_a_loaded_model_names_images_of_the_wrong_layout(shape, channels, says):
+    """torch reported these deep in the first convolution (a channel count of the image's width)."""
+    kind = {1: "grayscale", 3: "RGB"}[channels]
+    with pytest.raises(LightCNNError) as err:
+        loaded(channels)(torch.rand(shape))
+    assert str(err.value) == f"the model takes {kind} images (B, {channels}, H, W), or one image ({channels}, H, W); {says}"
+
+
+def test_a_loaded_model_takes_a_batch_one_image_or_a_grayscale_plane_and_names_arrays():
+    assert loaded(3)(torch.rand(2, 3, 8, 8)).shape == (2, 3, 8, 8)
+    assert loaded(3)(torch.rand(3, 8, 8)).shape == (1, 3, 8, 8)  # one image: a batch of one
+    assert loaded(1)(torch.rand(8, 8)).shape == (1, 1, 8, 8)
+    assert loaded(1)(torch.full((1, 1, 1, 1), 255, dtype=torch.uint8)).item() == 2.0  # (1 - 0.5) / 0.25
+    with pytest.raises(LightCNNError, match=r"given a value of type ndarray; it takes a torch tensor .*torch.from_numpy\(a\)"):
+        loaded(1)(torch.rand(1, 1, 8, 8).numpy())
+    # a fit's own batches and an unloaded model are not checked (their layout is the DataModule's contract)
+    assert Normalize(1, [0.5], [0.25]).eval()(torch.rand(1, 8, 8, 1)).shape == (1, 8, 8, 1)
