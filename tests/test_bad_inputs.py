@@ -344,6 +344,8 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                             ["--image photos: a folder: give one image file in it"]),
     "a file name given to export --out": (lambda: ["export", "--ckpt", str(trained_checkpoint()), "--out", "model.onnx", "--format", "onnx"],
                                           ["--out model.onnx: names a file", "give a folder, e.g. --out model"]),
+    "an empty list of files to predict": (lambda: ["predict", "--ckpt_path", str(trained_checkpoint()), "--data.predict_files", "[]"],
+                                          ["data.predict_files: [] names no file", "leave it out (null) to predict the test split"]),
     "knn with k = 0": (lambda: ["knn", "--ckpt", str(trained_checkpoint()), "--k", "0", "--data.root", "data"],
                        ["--k must be between 1 and the number of references, got 0"]),
     "report of a folder without metrics": (report_without_metrics, ["runs/x/version_0 has no history.json"]),

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from lightcnn.augment.pipeline import Pipeline
 from lightcnn.data.classes import (check_labels, keep_classes, per_class_batch_size, resolve_classes, resolve_heldout,
                                    warn_empty_classes, warn_small_classes)
-from lightcnn.data.images import convert_images
+from lightcnn.data.images import convert_images, predict_file_list
 from lightcnn.data.info import DataInfo
 from lightcnn.data.on_device import AugmentOnDevice
 from lightcnn.data.splits import val_split
@@ -121,7 +121,7 @@ class InMemoryDataModule(AugmentOnDevice, LightningDataModule):
         self._class_ids = resolve_classes(self.all_class_names, classes, f"{type(self).__name__} (root {self.root})")
         self.heldout_class_ids = resolve_heldout(self.class_names, train_classes, heldout_classes)
         self.splits: dict[str, Split] = {}
-        self.predict_files = [predict_files] if isinstance(predict_files, str) else predict_files
+        self.predict_files = predict_file_list(predict_files)
         self.data_on_device = data_on_device
 
     @property

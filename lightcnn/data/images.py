@@ -139,6 +139,20 @@ def _sixteen_bit_file(im: Any) -> bool:
     return False
 
 
+def predict_file_list(predict_files: list[str] | str | None) -> list[str] | None:
+    """``data.predict_files`` as a list, or None (predict the test split).
+
+    Raises:
+        LightCNNError: an empty list or string, which would have predicted the test split instead.
+    """
+    if predict_files is None:
+        return None
+    if not predict_files or (isinstance(predict_files, list) and not all(predict_files)):
+        raise LightCNNError(f"data.predict_files: {predict_files!r} names no file; give files, folders or glob patterns, "
+                            f"or leave it out (null) to predict the test split")
+    return [predict_files] if isinstance(predict_files, str) else list(predict_files)
+
+
 def expand(patterns: list[str] | str) -> list[Path]:
     """Files named by ``patterns`` (files, folders of images, or glob patterns), sorted, deduplicated.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lightcnn.data.images import decode, expand, load_files
+from lightcnn.data.images import decode, expand, load_files, predict_file_list
 from lightcnn.errors import LightCNNError
 
 
@@ -27,6 +27,17 @@ def test_expand_folders_globs_and_misses(tmp_path):
     assert len(expand([str(tmp_path / "b.png"), str(tmp_path / "*.png")])) == 1  # no duplicates
     with pytest.raises(LightCNNError, match="'nope/\\*.png' matches no image file"):
         expand(["nope/*.png"])
+
+
+def test_predict_files_as_a_list_and_an_empty_one_refused():
+    """An empty list predicted the whole test split instead (it read as "not given")."""
+    assert predict_file_list(None) is None
+    assert predict_file_list("photos/") == ["photos/"]
+    assert predict_file_list(["a.png", "b/"]) == ["a.png", "b/"]
+    for empty in ([], "", ["a.png", ""]):
+        with pytest.raises(LightCNNError, match=r"data.predict_files: .* names no file; give files, folders or glob patterns, "
+                                                r"or leave it out \(null\) to predict the test split"):
+            predict_file_list(empty)
 
 
 def test_paths_under_the_home_folder_are_read_from_it(tmp_path, monkeypatch):
