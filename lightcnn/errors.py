@@ -57,6 +57,18 @@ _FILE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk
                 errno.ELOOP: "too many levels of symbolic links", errno.ENOENT: "no such file or folder"}
 
 
+# Lightning's messages that leave the way out unsaid: what a user of lightcnn's configs can change.
+_SETTINGS_HINTS = (
+    (re.compile(r"No supported gpu backend found|accelerator is not available"),
+     "this machine has no such device: use trainer.accelerator cpu, or auto, which takes a GPU where there is one"),
+)
+
+
+def _settings_error(first: str) -> LightCNNError:
+    hint = next((h for pattern, h in _SETTINGS_HINTS if pattern.search(first)), None)
+    return LightCNNError(f"trainer settings: {first}" + (f"; {hint}" if hint else ""))
+
+
 def _translate(err: BaseException) -> LightCNNError | None:
     """One line for a library's exception that is about the user's settings or files."""
     first = " ".join((str(err).strip().split("\n\n")[0]).split())
@@ -68,11 +80,11 @@ def _translate(err: BaseException) -> LightCNNError | None:
         return LightCNNError(f"the checkpoint's weights do not fit the model built from the config ({detail}); a checkpoint's "
                              f"architecture (model.backbone, backbone_args, embedding_dim) cannot be changed when loading it")
     if type(err).__name__ == "MisconfigurationException":
-        return LightCNNError(f"trainer settings: {first}")
+        return _settings_error(first)
     if isinstance(err, (TypeError, ValueError, RuntimeError)) and err.__traceback__ is not None:
         frames = traceback.extract_tb(err.__traceback__)
         if frames and _LIGHTNING_CHECKS.search(frames[-1].filename.replace("\\", "/")):
-            return LightCNNError(f"trainer settings: {first}")
+            return _settings_error(first)
     if isinstance(err, OSError) and err.errno in _FILE_ERRORS:
         where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "") if err.filename else "a file or folder lightcnn writes"
         return LightCNNError(f"{where}: {_FILE_ERRORS[err.errno]}")

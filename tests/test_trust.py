@@ -219,7 +219,10 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "an opset the exporter cannot write": (lambda: ["export", "--ckpt", str(trained_checkpoint()), "--opset", "3"],
                                            ["--opset 3", "opset 18 or higher"]),
     **({} if torch.cuda.is_available() else {
-        "a GPU asked for on a machine without one": (lambda: fit(MNIST, "--trainer.accelerator", "gpu"), ["trainer settings", "gpu"])}),
+        "a GPU asked for on a machine without one": (lambda: fit(MNIST, "--trainer.accelerator", "gpu"),
+                                                     ["trainer settings", "gpu", "this machine has no such device: use trainer.accelerator cpu, or auto"]),
+        "CUDA asked for on a machine without one": (lambda: fit(MNIST, "--trainer.accelerator", "cuda"),
+                                                    ["trainer settings", "CUDAAccelerator", "use trainer.accelerator cpu, or auto"])}),
     "devices that are not a number": (lambda: fit(MNIST, "--trainer.devices", "abc"), ["trainer settings", "devices"]),
     "unknown metric for EarlyStopping": (lambda: with_callback("EarlyStopping"),
                                          ["EarlyStopping(monitor='val/accuracy')", "did you mean val/acc", "val/loss"]),
