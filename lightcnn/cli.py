@@ -1,10 +1,8 @@
 """The ``lightcnn`` command: LightningCLI's fit/validate/test/predict plus lightcnn's own subcommands.
 
     lightcnn fit --config configs/mnist_classify.yaml [--data.root .data] [--trainer.max_epochs 1]
-    lightcnn test --config configs/mnist_classify.yaml --ckpt_path best
     lightcnn test --ckpt_path runs/mnist_classify/version_0/checkpoints/best.ckpt   # the run's own config
-    lightcnn list [backbones|datamodules|tasks|augmentations|callbacks] [PATTERN]
-    lightcnn report RUN_DIR; lightcnn compare RUN_DIR...; lightcnn visualize ...; lightcnn coarse ...
+    lightcnn list [backbones|datamodules|...] [PATTERN]; lightcnn report RUN_DIR; lightcnn compare RUN_DIR...
 
 Plugins are imported before anything is parsed. Errors the user can fix (``LightCNNError`` and
 configuration errors) print one message and exit with status 2, without a traceback.
@@ -34,6 +32,7 @@ from lightcnn.errors import LightCNNError
 from lightcnn.lightning_overrides import CLIOverrides, RunLogger, weights_as_saved
 from lightcnn.precision import note_for_precision
 from lightcnn.precision_plugin import NativeBF16Precision  # noqa: F401  (named by class in configs' trainer.plugins)
+from lightcnn.registered_names import resolve_registered_names
 from lightcnn.preflight import check_monitors, check_precision_choice, check_resume, check_run_name, check_trainer_values
 from lightcnn.run import RUN_DIR_ENV, check_checkpoint, next_version, remove_failed_run, remove_stale_temporaries, reserve_version, resolve_ckpt_path
 from lightcnn.tasks.base import BaseTask
@@ -113,6 +112,7 @@ class LightCNNCLI(CLIOverrides):
         )
         parser.link_arguments("data", "model.init_args.data", compute_fn=data_info_of, apply_on="instantiate")
         batch_counts_before_fractions(parser)
+        resolve_registered_names()  # `class_path: mydm` for a plugin's @DATAMODULES.register("mydm")
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)

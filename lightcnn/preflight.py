@@ -201,3 +201,17 @@ def check_validation_reached(trainer: Any) -> None:
         if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
             raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
     rank_zero_warn(f"{why}: the run will have no validation values, no best checkpoint and no validation report; {fix}")
+
+
+def check_something_trained(trainer: Any) -> None:
+    """A fresh fit whose DataModule's training loader yields no batch: Lightning prints "No
+    training batches" and the command ended with status 0, a run folder holding an untrained
+    model. (``limit_train_batches: 0`` is refused before the fit.) Called when the fit ends.
+
+    Raises:
+        LightCNNError: nothing was trained in a fit that was not resumed from a later point.
+    """
+    if trainer.num_training_batches == 0 and trainer.global_step == 0 and not trainer.ckpt_path:
+        dm = getattr(trainer, "datamodule", None)
+        raise LightCNNError(f"{type(dm).__name__ if dm is not None else 'the DataModule'}'s train_dataloader yields no "
+                            f"batches: nothing was trained; check its training split (and data.batch_size with drop_last)")

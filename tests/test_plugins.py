@@ -1,10 +1,11 @@
 
 import pytest
+import yaml
 
 from lightcnn.errors import LightCNNError
 from lightcnn.plugins import discover
 from lightcnn.registry import BACKBONES
-from tests.conftest import write_plugin
+from tests.conftest import QUIET, write_plugin
 
 def test_discovers_cwd_plugins_and_plugin_path_in_order(tmp_path, monkeypatch):
     write_plugin(tmp_path / "plugins", "b_net", "b_net")
@@ -103,3 +104,63 @@ def test_list_refuses_a_plugin_taking_a_built_in_name_as_a_run_does(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "duplicate backbone name 'mnist_cnn': built into lightcnn (lightcnn.models.convnet)" in done.stderr
     assert f"{path.name}:" in done.stderr and done.stdout == ""
+
+
+OWN_NAMES = """
+import torch
+from lightning.pytorch import Callback, LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightcnn.data import DataInfo
+from lightcnn.registry import CALLBACKS, DATAMODULES
+
+
+@DATAMODULES.register("tiny_data")
+class TinyData(LightningDataModule):
+    def __init__(self, n: int = 32):
+        super().__init__()
+        self.n = n
+
+    @property
+    def data_info(self):
+        return DataInfo(num_classes=2, in_channels=1, image_size=8, class_names=["a", "b"], mean=[0.5], std=[0.25])
+
+    def _loader(self):
+        g = torch.Generator().manual_seed(0)
+        return DataLoader(TensorDataset(torch.rand(self.n, 1, 8, 8, generator=g), torch.arange(self.n) % 2), batch_size=8)
+
+    train_dataloader = val_dataloader = test_dataloader = _loader
+
+
+@CALLBACKS.register("count_steps")
+class CountSteps(Callback):
+    seen = 0
+
+    def on_train_batch_end(self, *args):
+        type(self).seen += 1
+"""
+
+
+def test_names_plugins_register_datamodules_and_callbacks_under_choose_them_in_configs(tmp_path, monkeypatch, capsys):
+    """jsonargparse resolves a bare class_path by class name only: `class_path: tiny_data` (the
+    name `lightcnn list` shows) was refused as an unknown datamodule, offering tiny_data as valid."""
+    from lightcnn.cli import main
+
+    write_plugin(tmp_path / "plugins", "own_names", "", body=OWN_NAMES)
+    (tmp_path / "c.yaml").write_text(
+        "model: {class_path: ClassificationTask, init_args: {backbone: mlp, backbone_args: {hidden: [8]}}}\n"
+        "data: {class_path: tiny_data}\n"
+        "trainer: {max_epochs: 1, callbacks: [{class_path: count_steps}]}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", "c.yaml", *QUIET]) == 0
+    import plugins.own_names as own
+
+    assert own.CountSteps.seen == 4  # 32 images in batches of 8, one epoch
+    saved = yaml.safe_load(next(tmp_path.rglob("config.yaml")).read_text())
+    assert saved["data"]["class_path"] == "plugins.own_names.TinyData"  # the run's config reloads without the name
+    # on the command line too, and a zero-batch training split is an error, not an untrained run
+    capsys.readouterr()
+    assert main(["fit", "--config", "c.yaml", "--data", "tiny_data", "--data.n", "0", *QUIET]) == 2
+    assert ("lightcnn: error: TinyData's train_dataloader yields no batches: nothing was trained; check its training "
+            "split") in capsys.readouterr().err
+    assert len(list(tmp_path.rglob("version_*"))) == 1  # the failed fit left no run folder

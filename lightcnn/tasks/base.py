@@ -34,7 +34,7 @@ from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_o
 from lightcnn.tasks.step_costs import LeanHookAttributes, remove_per_step_costs
 from lightcnn.tasks.step_sums import StepSum
 from lightcnn.outputs import EvalOutputs
-from lightcnn.preflight import check_validation_reached
+from lightcnn.preflight import check_something_trained, check_validation_reached
 
 # What a config gives: a name or a class_path mapping. Python code may also pass an ``nn.Module``;
 # it is left out of the annotation because jsonargparse's help would then list every torch.nn
@@ -197,6 +197,9 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
                 f"{int(self.trainer.estimated_stepping_batches)}: resume with the original trainer.max_epochs, "
                 f"or start a new run (or use scheduler: cosine/step/none) to train longer"
             )
+
+    def on_fit_end(self) -> None:
+        check_something_trained(self.trainer)
 
     def log_train_loss(self, loss: torch.Tensor) -> None:
         """Log ``train/loss_step`` on the steps the logger writes (and the progress bar shows),
