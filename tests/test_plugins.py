@@ -112,7 +112,13 @@ from lightning.pytorch import Callback, LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightcnn.data import DataInfo
-from lightcnn.registry import CALLBACKS, DATAMODULES
+from lightcnn.registry import CALLBACKS, DATAMODULES, TASKS
+from lightcnn.tasks import ClassificationTask
+
+
+@TASKS.register("own_task")
+class OwnTask(ClassificationTask):
+    pass
 
 
 @DATAMODULES.register("tiny_data")
@@ -148,7 +154,7 @@ def test_names_plugins_register_datamodules_and_callbacks_under_choose_them_in_c
 
     write_plugin(tmp_path / "plugins", "own_names", "", body=OWN_NAMES)
     (tmp_path / "c.yaml").write_text(
-        "model: {class_path: ClassificationTask, init_args: {backbone: mlp, backbone_args: {hidden: [8]}}}\n"
+        "model: {class_path: own_task, init_args: {backbone: mlp, backbone_args: {hidden: [8]}}}\n"
         "data: {class_path: tiny_data}\n"
         "trainer: {max_epochs: 1, callbacks: [{class_path: count_steps}]}\n")
     monkeypatch.chdir(tmp_path)
@@ -158,6 +164,9 @@ def test_names_plugins_register_datamodules_and_callbacks_under_choose_them_in_c
     assert own.CountSteps.seen == 4  # 32 images in batches of 8, one epoch
     saved = yaml.safe_load(next(tmp_path.rglob("config.yaml")).read_text())
     assert saved["data"]["class_path"] == "plugins.own_names.TinyData"  # the run's config reloads without the name
+    from lightcnn.inference import load_task
+
+    assert type(load_task(next(tmp_path.rglob("last.ckpt")))) is own.OwnTask  # the checkpoint records the class
     # on the command line too, and a zero-batch training split is an error, not an untrained run
     capsys.readouterr()
     assert main(["fit", "--config", "c.yaml", "--data", "tiny_data", "--data.n", "0", *QUIET]) == 2
