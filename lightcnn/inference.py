@@ -58,13 +58,10 @@ def _task_class(class_path: str, ckpt: str | Path) -> type[BaseTask]:
     """The task class a checkpoint names, if it is a registered ``BaseTask`` subclass."""
     from lightcnn.registry import TASKS
 
-    name = class_path.rpartition(".")[2]
-    if name in TASKS and issubclass(TASKS.get(name), BaseTask):
-        return TASKS.get(name)
-    for registered in TASKS:  # a plugin's task registered under a name of its own: the class is recorded
-        cls = TASKS.get(registered)
-        if isinstance(cls, type) and issubclass(cls, BaseTask) and f"{cls.__module__}.{cls.__qualname__}" == class_path:
-            return cls
+    # by its class name (lightcnn's tasks), or by the import path (a plugin's, registered under a name of its own)
+    cls = TASKS.find(class_path.rpartition(".")[2]) or TASKS.find(class_path)
+    if isinstance(cls, type) and issubclass(cls, BaseTask):
+        return cls
     raise LightCNNError(f"{ckpt}: its task {class_path or '(none)'} is not a registered lightcnn task; known: {', '.join(TASKS)}")
 
 

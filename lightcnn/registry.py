@@ -105,6 +105,15 @@ class Registry:
                 return getter(rest)
         raise LightCNNError(self._miss_message(name))
 
+    def find(self, key: str) -> Any | None:
+        """The object registered as ``key``, or whose class name or import path ``key`` is (what run
+        records and checkpoints hold for a class a plugin registered under a name of its own); None
+        when there is none."""
+        if key in self._items:
+            return self._items[key]
+        return next((self._items[n] for n in sorted(self._items) if key in (
+            getattr(self._items[n], "__name__", None), f"{getattr(self._items[n], '__module__', '')}.{getattr(self._items[n], '__qualname__', '')}")), None)
+
     def _miss_message(self, name: str) -> str:
         from lightcnn.plugins import searched_locations  # late: plugins imports this module
 

@@ -23,6 +23,18 @@ def test_register_get_contains_iterate():
     assert len(reg) == 2
 
 
+class Widget:
+    pass
+
+
+def test_find_by_registered_name_class_name_or_import_path():
+    """What run records and checkpoints hold is the class (name or path), not the registered name."""
+    reg = Registry("widget")
+    reg.register("my_widget")(Widget)
+    assert reg.find("my_widget") is reg.find("Widget") is reg.find(f"{__name__}.Widget") is Widget
+    assert reg.find("Gadget") is None and reg.find("elsewhere.Widget") is None
+
+
 def test_names_wildcards():
     reg = Registry("widget")
     for name in ("cifar10_base", "cifar100_cnn", "mnist_cnn"):

@@ -62,8 +62,8 @@ def _task(info: dict[str, Any]) -> Any:
     """The registered task class the run names, or None."""
     from lightcnn.registry import TASKS
 
-    name = info.get("task")
-    return TASKS.get(name) if isinstance(name, str) and name in TASKS else None
+    name = info.get("task")  # the class name: a plugin's task may be registered under another
+    return TASKS.find(name) if isinstance(name, str) else None
 
 
 def spec_of(info: dict[str, Any]) -> ReportSpec:
