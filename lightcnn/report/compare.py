@@ -82,8 +82,11 @@ def compare_runs(run_dirs: list[str | Path], out_dir: str | Path, metric: str = 
         raise LightCNNError(f"compare needs at least two run folders, got {len(run_dirs)}")
     taken: set[str] = set()
     runs: dict[str, tuple[Path, History, dict[str, Any]]] = {}
+    seen: dict[Path, str | Path] = {}
     for d in run_dirs:
         run, history, info = load_run(d)
+        if (first := seen.setdefault(run.resolve(), d)) is not d:
+            raise LightCNNError(f"{d}: the same run folder as {first}, given twice; compare needs different runs")
         runs[run_name(run, taken)] = (run, history, info)
     scores = compare_scores([i for _, _, i in runs.values()])
     has = {k: [n for n, (_, h, i) in runs.items() if score(h, i, k) is not None] for k in (*scores, metric)}

@@ -55,3 +55,7 @@ def test_compare_needs_two_run_folders(tmp_path):
         compare_runs([tmp_path], tmp_path / "out")
     with pytest.raises(LightCNNError, match="is not a run folder"):
         compare_runs([tmp_path / "x", tmp_path / "y"], tmp_path / "out")
+    a = fake_run(tmp_path, "cls", CLASSIFY, {"model": {"class_path": "ClassificationTask"}})
+    with pytest.raises(LightCNNError, match=r"cls/\.\./cls/version_0: the same run folder as .*cls/version_0, given twice"):
+        compare_runs([a, tmp_path / "cls" / ".." / "cls" / "version_0"], tmp_path / "out")  # a run with itself: a mistake
+    assert not (tmp_path / "out").exists()
