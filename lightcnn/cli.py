@@ -130,9 +130,8 @@ class LightCNNCLI(CLIOverrides):
         cfg = self._section()
         name = cfg.get("name")
         check_run_name(name)
-        if not name:
-            files = cfg.get("config") or []
-            name = Path(str(files[0])).stem if files else "run"
+        files = cfg.get("config") or []
+        cfg["name"] = name = name or (Path(str(files[0])).stem if files else "run")  # recorded: the saved config reruns here
         return Path(cfg["trainer"]["default_root_dir"] or "runs").expanduser() / name
 
     def parse_arguments(self, parser: Any, args: Any) -> None:

@@ -219,3 +219,20 @@ def test_a_run_folder_under_the_home_folder_is_made_there(mnist_root, tmp_path, 
     assert list(work.iterdir()) == [work / "home.yaml"]
     # a quoted `~/...` checkpoint (no shell expands it) is the home folder's too, with its run's own config
     assert main(["test", "--ckpt_path", "~/runs/h/version_0/checkpoints/last.ckpt", "--trainer.limit_test_batches", "1"]) == 0
+
+
+def test_a_runs_saved_config_run_again_adds_a_version_to_the_same_experiment(mnist_root, tmp_path, monkeypatch):
+    """The saved config.yaml recorded name: null, so running it again named the experiment after
+    the file: runs/config/version_0 instead of the next version of the run it came from."""
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), "--trainer.limit_train_batches", "2"]) == 0
+    saved = runs / "mnist_classify" / "version_0" / "config.yaml"
+    assert yaml.safe_load(saved.read_text())["name"] == "mnist_classify"
+    assert main(["fit", "--config", str(saved), *QUIET]) == 0
+    assert (runs / "mnist_classify" / "version_1" / "checkpoints" / "last.ckpt").is_file()
+    assert sorted(p.name for p in runs.iterdir()) == ["mnist_classify"]
+    # a nested --name is recorded whole
+    assert main(["fit", *tiny_fit_args(mnist_root, runs, epochs=1), "--trainer.limit_train_batches", "2", "--name", "study/a"]) == 0
+    assert main(["fit", "--config", str(runs / "study" / "a" / "version_0" / "config.yaml"), *QUIET]) == 0
+    assert sorted(p.name for p in (runs / "study" / "a").iterdir()) == ["version_0", "version_1"]
