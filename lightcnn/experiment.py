@@ -31,6 +31,27 @@ from lightcnn.run import remove_failed_run, reserve_version
 from lightcnn.terminal import lightning_notices_dropped
 
 
+def check_parts(task: Any, data: Any) -> None:
+    """``Experiment(task, data)`` takes a built task and DataModule, in that order.
+
+    Raises:
+        LightCNNError: a class where an instance belongs, the two swapped, or something else.
+    """
+    from lightning.pytorch import LightningModule
+
+    for value, base, what, example in ((task, LightningModule, "task", "ClassificationTask(backbone=..., data=dm.data_info)"),
+                                       (data, LightningDataModule, "data", "MNISTDataModule(root=...)")):
+        if isinstance(value, base):
+            continue
+        if isinstance(value, type):
+            got = f"the class {value.__name__}, not an instance of it"
+        elif isinstance(value, (LightningModule, LightningDataModule)):
+            got = f"a {type(value).__name__}: task and data are swapped (Experiment(task, data))"
+        else:
+            got = f"a {type(value).__name__}"
+        raise LightCNNError(f"Experiment's {what} must be a built {base.__name__}, e.g. {example}; got {got}")
+
+
 def check_trainer_kwargs(kwargs: dict[str, Any]) -> None:
     """The Trainer options an ``Experiment`` was given: names the Trainer takes, and the epoch
     and step limits ``lightcnn fit`` accepts (``max_epochs=0`` trains nothing).
@@ -100,6 +121,7 @@ class Experiment:
 
     def __init__(self, task: Any, data: LightningDataModule, name: str = "run", root: str | Path = "runs",
                  trainer: Trainer | None = None, **trainer_kwargs: Any) -> None:
+        check_parts(task, data)
         self.task, self.data = task, data
         if trainer is None:
             from lightcnn.checkpoint_io import AtomicCheckpointIO

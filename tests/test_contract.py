@@ -209,6 +209,19 @@ def test_python_api_mistakes_are_lightcnn_errors_naming_the_fix(mnist_root, tmp_
         Experiment(task, dm, max_epochs=0)
     with pytest.raises(TypeError, match="devices"):  # Lightning's own check, raised by the Trainer
         Experiment(task, dm, devices="abc")
+    # a class for an instance, the two swapped: taken before, failing later inside Lightning
+    with pytest.raises(LightCNNError, match=r"Experiment's task must be a built LightningModule, .*; got the class "
+                                            r"ClassificationTask, not an instance of it"):
+        Experiment(ClassificationTask, dm)
+    with pytest.raises(LightCNNError, match=r"Experiment's data must be a built LightningDataModule, .*got the class MNISTDataModule"):
+        Experiment(task, MNISTDataModule)
+    with pytest.raises(LightCNNError, match=r"got a MNISTDataModule: task and data are swapped \(Experiment\(task, data\)\)"):
+        Experiment(dm, task)
+    # from Python no parser checks the types: a string lr failed in a comparison (TypeError)
+    with pytest.raises(LightCNNError, match=r"model.lr='0.1' is not a number \(str\); give e.g. lr=0.1"):
+        ClassificationTask(backbone="mnist_cnn", data=dm.data_info, lr="0.1")
+    with pytest.raises(LightCNNError, match=r"model.betas=0.9 is not two numbers; give e.g. betas=\(0.9, 0.999\)"):
+        ClassificationTask(backbone="mnist_cnn", data=dm.data_info, betas=0.9)
     assert not Path("runs").exists()  # none of them took a version folder
 
 
