@@ -29,7 +29,7 @@ from lightcnn.run import run_dir
 from lightcnn.tasks.compiling import Compile, compile_backbone, compile_mode
 from lightcnn.tasks.data_init import adopt_datamodule, init_backbone_from_data
 from lightcnn.tasks.nonfinite import NonFiniteCheck
-from lightcnn.tasks.normalize import Normalize, upgrade_normalization
+from lightcnn.tasks.normalize import Normalize, size_problem, upgrade_normalization
 from lightcnn.tasks.optim import Anneal, Optimizer, Scheduler, check_optimizer_options, optimizer_and_schedule
 from lightcnn.tasks.step_costs import LeanHookAttributes, remove_per_step_costs
 from lightcnn.tasks.step_sums import StepSum
@@ -176,7 +176,10 @@ class BaseTask(LeanHookAttributes, NonFiniteCheck, LightningModule):
         # Not in on_after_batch_transfer: the DataModule owns that hook, and Lightning runs only one.
         if self.hparams.get("channels_last"):
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.backbone(x)
+        out = self.backbone(x)
+        if self.normalize.check_inputs and (problem := size_problem(x, out, self.image_size, self.backbone.num_features)):
+            raise LightCNNError(problem)  # a loaded model's caller, before the head fails on a shape
+        return out
 
     def deploy_outputs(self, x: torch.Tensor) -> torch.Tensor:
         """What an exported model answers for images ``(B, C, H, W)`` in [0, 1] (``deploy_output_name``)."""

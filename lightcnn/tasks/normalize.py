@@ -107,6 +107,17 @@ def shape_problem(x: Any, channels: int) -> str | None:
     return f"{want}; got a {x.dim()}-dimensional tensor of shape {shape}"
 
 
+def size_problem(x: torch.Tensor, features: torch.Tensor, image_size: int, num_features: int) -> str | None:
+    """What is wrong when images of another size than a loaded model's give its backbone another
+    number of features than its head takes (a flattening backbone), or None: torch named only the
+    head's matrix shapes."""
+    if features.dim() != 2 or features.shape[1] == num_features or tuple(x.shape[-2:]) == (image_size, image_size) or _tracing():
+        return None
+    h, w = x.shape[-2:]
+    return (f"the model was built for {image_size}x{image_size} images; on {h}x{w} ones its backbone gives "
+            f"{features.shape[1]} features where its head takes {num_features}: resize the images to {image_size}x{image_size}")
+
+
 def range_problem(x: torch.Tensor, where: tuple[str, str] = DATAMODULE) -> str | None:
     """What is wrong with a batch of float images that should be in [0, 1], or None. One sync:
     on the first training batch of a fit, a DataModule yielding 0-255 floats, or normalising its

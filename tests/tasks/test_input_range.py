@@ -89,3 +89,22 @@ def test_a_loaded_model_takes_a_batch_one_image_or_a_grayscale_plane_and_names_a
         loaded(1)(torch.rand(1, 1, 8, 8).numpy())
     # a fit's own batches and an unloaded model are not checked (their layout is the DataModule's contract)
     assert Normalize(1, [0.5], [0.25]).eval()(torch.rand(1, 8, 8, 1)).shape == (1, 8, 8, 1)
+
+
+def test_a_loaded_model_names_images_of_another_size_than_its_head_takes():
+    """A flattening backbone gives another number of features on other sizes; torch named only the
+    head's matrix shapes ("mat1 and mat2 shapes cannot be multiplied (2x4096 and 3136x10)")."""
+    from lightcnn.data import DataInfo
+    from lightcnn.tasks import ClassificationTask
+
+    task = ClassificationTask(backbone="mnist_cnn", data=DataInfo(num_classes=10, in_channels=1, image_size=28, mean=(0.5,), std=(0.25,)))
+    task.normalize.check_inputs = True  # as load_task sets it
+    task.eval()
+    assert task(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(LightCNNError) as err:
+        task(torch.rand(2, 1, 32, 32))
+    assert str(err.value) == ("the model was built for 28x28 images; on 32x32 ones its backbone gives 4096 features where its "
+                              "head takes 3136: resize the images to 28x28")
+    task.normalize.check_inputs = False  # in a fit (or an unloaded task) nothing is checked here: torch's own error
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+        task(torch.rand(2, 1, 32, 32))
