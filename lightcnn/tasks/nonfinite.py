@@ -27,8 +27,7 @@ class NonFiniteCheck:
             # On CPU reading the value costs no wait: one item() (0.2 us) instead of the flag's tensor
             # ops and their read (isfinite, not, bool: 4.7 us a step, measured warm on the 2-core machine)
             if not math.isfinite(loss.item()):
-                self._nonfinite = torch.tensor(True)
-                self._stop_if_nonfinite(first_batch=first_batch)
+                self._stop_if_nonfinite(first_batch=first_batch, bad_loss=True)
             return
         bad = ~torch.isfinite(loss.detach())
         self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
@@ -38,11 +37,12 @@ class NonFiniteCheck:
             # checked on the run's first batch: its loss came from weights no step had touched yet
             self._stop_if_nonfinite(first_batch=first_batch)
 
-    def _stop_if_nonfinite(self, check_parameters: bool = False, first_batch: bool = False) -> None:
-        """Raise if a training loss since the last check (or, when asked, a parameter) is NaN or
-        infinite. ``first_batch``: the only loss checked is the run's first, computed before any
-        update, so the optimizer's settings cannot be the cause and the message says where to look."""
-        bad_loss = self._nonfinite is not None and bool(self._nonfinite)
+    def _stop_if_nonfinite(self, check_parameters: bool = False, first_batch: bool = False, bad_loss: bool = False) -> None:
+        """Raise if a training loss since the last check (``bad_loss``: one already read as such,
+        or else the device flag) or, when asked, a parameter is NaN or infinite. ``first_batch``:
+        the only loss checked is the run's first, computed before any update, so the optimizer's
+        settings cannot be the cause and the message says where to look."""
+        bad_loss = bad_loss or (self._nonfinite is not None and bool(self._nonfinite))
         self._nonfinite = None
         bad_param = check_parameters and not bad_loss and not all(bool(torch.isfinite(p).all()) for p in self.parameters())
         if not (bad_loss or bad_param):
