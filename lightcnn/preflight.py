@@ -173,7 +173,7 @@ def check_validation_reached(trainer: Any) -> None:
     was reached mid-epoch) would end with no validation value at all: an ``EarlyStopping`` on a
     ``val/`` metric would then fail after the training, and the run would have no best
     checkpoint and no validation report. Checked when training starts (the epoch's length is
-    known then).
+    known then). Without a step limit, ``_check_last_epochs_validated`` checks the epochs.
 
     Raises:
         LightCNNError: an ``EarlyStopping`` monitors a ``val/`` metric that would never be logged.
@@ -184,10 +184,13 @@ def check_validation_reached(trainer: Any) -> None:
     from lightning.pytorch.utilities import rank_zero_warn
 
     max_steps, batches = trainer.max_steps, trainer.num_training_batches
-    if trainer.global_step > 0 or max_steps is None or max_steps < 0 or not math.isfinite(batches):
-        return  # a resumed fit, no step limit, or an epoch of unknown length
-    if not isinstance(trainer.val_check_interval, (int, float)) or not sum(trainer.num_val_batches or [0]):
-        return  # validation by the clock, or none at all
+    if trainer.global_step > 0 or not isinstance(trainer.val_check_interval, (int, float)) or not sum(trainer.num_val_batches or [0]):
+        return  # a resumed fit, validation by the clock, or none at all
+    if max_steps is None or max_steps < 0:
+        _check_last_epochs_validated(trainer)  # no step limit: the epochs decide
+        return
+    if not math.isfinite(batches):
+        return  # an epoch of unknown length
     accumulate = max(1, trainer.accumulate_grad_batches)
     first = math.ceil(trainer.val_check_batch / accumulate)
     if trainer.check_val_every_n_epoch is not None:
@@ -201,6 +204,34 @@ def check_validation_reached(trainer: Any) -> None:
         if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
             raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
     rank_zero_warn(f"{why}: the run will have no validation values, no best checkpoint and no validation report; {fix}")
+
+
+def _check_last_epochs_validated(trainer: Any) -> None:
+    """Lightning validates after every ``check_val_every_n_epoch``-th epoch only, never because
+    the last epoch was reached: with ``max_epochs`` not a multiple of it, the last epochs are
+    never validated, so neither ``best.ckpt`` nor ``fit --test true`` (which tests it) can be
+    from them; with ``max_epochs`` below it the fit never validates at all. Warned before
+    training (``RunCheckpoint`` saves the final weights in ``last.ckpt`` either way); an
+    ``EarlyStopping`` on a ``val/`` metric that is never logged is refused, as above."""
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.utilities import rank_zero_warn
+
+    every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
+    if not isinstance(every, int) or every <= 1 or epochs is None or epochs < 1 or epochs % every == 0:
+        return
+    last = epochs - epochs % every  # the last validated epoch (1-based), 0: none
+    fix = f"set trainer.max_epochs to a multiple of {every} or trainer.check_val_every_n_epoch to a divisor of {epochs}"
+    if last == 0:
+        why = f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs}: the fit never validates"
+        for cb in trainer.callbacks:
+            if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
+                raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
+        rank_zero_warn(f"{why}: no validation values, no best checkpoint (last.ckpt holds the final weights); {fix}")
+        return
+    skipped = f"epoch {epochs} is" if last + 1 == epochs else f"epochs {last + 1}-{epochs} are"
+    rank_zero_warn(f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs}: {skipped} never validated, "
+                   f"so best.ckpt (and fit --test true) can only be from epoch {last} or before (last.ckpt holds the final "
+                   f"weights); {fix}")
 
 
 def check_something_trained(trainer: Any) -> None:

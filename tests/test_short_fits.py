@@ -3,7 +3,9 @@
 A fit that ``max_steps`` ends before its first validation (Lightning does not validate when
 ``max_steps`` stops an epoch) has no validation values: an ``EarlyStopping`` on a ``val/`` metric
 is refused before training, otherwise a warning says so, and the sanity check's results on the
-untrained weights never stand in for the run's validation."""
+untrained weights never stand in for the run's validation. The same for epochs that
+``check_val_every_n_epoch`` leaves unvalidated at the end of a fit: named before training, and
+their weights kept in ``last.ckpt``."""
 
 from __future__ import annotations
 
@@ -77,3 +79,52 @@ def test_fast_dev_run_with_test_tests_the_weights_it_trained(mnist_root, tmp_pat
     run = tmp_path / "runs" / "mnist_classify" / "version_0"
     assert 0.0 <= json.loads((run / "history.json").read_text())["test"]["test/acc"] <= 1.0
     assert not (run / "checkpoints").exists()
+
+
+def _last_ckpt_step(run) -> int:
+    import torch
+
+    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+
+
+@pytest.mark.slow
+def test_epochs_after_the_last_validation_are_named_and_their_weights_saved(mnist_root, tmp_path):
+    # validation after epochs 2 and 4 only: epoch 5 is trained, never validated, and was never saved
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=5), "--trainer.limit_train_batches", "3",
+            "--trainer.limit_val_batches", "2", "--trainer.check_val_every_n_epoch", "2"]
+    with pytest.warns(UserWarning, match=r"check_val_every_n_epoch=2 with trainer.max_epochs=5: epoch 5 is never validated, "
+                                         r"so best.ckpt \(and fit --test true\) can only be from epoch 4 or before"):
+        assert main(["fit", *args]) == 0
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    assert _last_ckpt_step(run) == 15  # the final weights (5 epochs x 3 steps), not epoch 4's (step 12)
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    assert [e for e in sorted(history, key=int) if history[e].get("val/acc") is not None] == ["1", "3"]
+
+
+@pytest.mark.slow
+def test_a_fit_that_never_validates_keeps_its_weights_and_tests_them(mnist_root, tmp_path, capsys):
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=2), "--trainer.limit_train_batches", "3",
+            "--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2", "--trainer.check_val_every_n_epoch", "3"]
+    with pytest.warns(UserWarning, match=r"check_val_every_n_epoch=3 with trainer.max_epochs=2: the fit never validates"):
+        assert main(["fit", *args, "--test", "true"]) == 0  # before: "saved no checkpoint", after the whole fit
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    assert _last_ckpt_step(run) == 6 and not (run / "checkpoints" / "best.ckpt").exists()
+    out = capsys.readouterr()
+    assert f"test results of {run / 'checkpoints' / 'last.ckpt'}" in out.out + out.err  # the final weights, tested
+    assert 0.0 <= json.loads((run / "history.json").read_text())["test"]["test/acc"] <= 1.0
+    # EarlyStopping on a val/ metric that would never be logged: refused before training
+    assert main(["fit", *args, *EARLY]) == 2
+    assert "EarlyStopping(monitor='val/acc') would have nothing to check" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_validating_every_epoch_saves_last_once_per_epoch(mnist_root, tmp_path, monkeypatch):
+    from lightcnn.callbacks.run_checkpoint import RunCheckpoint
+
+    saved: list[tuple[str, int]] = []
+    original = RunCheckpoint._save_checkpoint
+    monkeypatch.setattr(RunCheckpoint, "_save_checkpoint",
+                        lambda self, trainer, path: (saved.append((path.rsplit("/", 1)[-1], trainer.global_step)), original(self, trainer, path)))
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=2), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
+    assert main(["fit", *args]) == 0
+    assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 3), ("last.ckpt", 6)]  # no extra save at the end

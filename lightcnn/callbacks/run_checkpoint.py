@@ -13,6 +13,17 @@ class RunCheckpoint(ModelCheckpoint):
     epoch). Its own type tells these apart from a ``ModelCheckpoint`` a user configured, which
     the task hands back to Lightning so that it is kept (``user_checkpoints``)."""
 
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        """``last.ckpt`` (the writer without a monitor) holds the weights the fit ended with.
+        Lightning saves a checkpoint when an epoch's validation ends, or at the end of each
+        training epoch only where validation runs every epoch; with ``check_val_every_n_epoch``
+        above 1 the epochs after the last validation were never saved, and with no validation at
+        all (``max_epochs`` below it) nothing was: hours of training lost. Saved here when the
+        last save is older than the final step."""
+        super().on_train_end(trainer, pl_module)
+        if self.monitor is None and not self._should_skip_saving_checkpoint(trainer):
+            self._save_none_monitor_checkpoint(trainer, self._monitor_candidates(trainer))
+
 
 def user_checkpoints(callbacks: list[Any]) -> list[ModelCheckpoint]:
     """The ``ModelCheckpoint`` callbacks among ``callbacks`` that are not a run's own, nor the
