@@ -117,14 +117,17 @@ def test_a_fit_that_never_validates_keeps_its_weights_and_tests_them(mnist_root,
     assert "EarlyStopping(monitor='val/acc') would have nothing to check" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("every", [1, 2])
 @pytest.mark.slow
-def test_validating_every_epoch_saves_last_once_per_epoch(mnist_root, tmp_path, monkeypatch):
+def test_last_is_saved_once_at_the_end_of_every_epoch(mnist_root, tmp_path, monkeypatch, every):
     from lightcnn.callbacks.run_checkpoint import RunCheckpoint
 
     saved: list[tuple[str, int]] = []
     original = RunCheckpoint._save_checkpoint
     monkeypatch.setattr(RunCheckpoint, "_save_checkpoint",
                         lambda self, trainer, path: (saved.append((path.rsplit("/", 1)[-1], trainer.global_step)), original(self, trainer, path)))
-    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=2), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=4), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+            "--trainer.check_val_every_n_epoch", str(every)]
     assert main(["fit", *args]) == 0
-    assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 3), ("last.ckpt", 6)]  # no extra save at the end
+    # every epoch's end, validated or not (a crash resumes from the epoch before), and no second save at the fit's end
+    assert [step for name, step in saved if name == "last.ckpt"] == [3, 6, 9, 12]

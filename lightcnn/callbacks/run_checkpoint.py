@@ -13,14 +13,22 @@ class RunCheckpoint(ModelCheckpoint):
     epoch). Its own type tells these apart from a ``ModelCheckpoint`` a user configured, which
     the task hands back to Lightning so that it is kept (``user_checkpoints``)."""
 
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_last(trainer)
+
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        """``last.ckpt`` (the writer without a monitor) holds the weights the fit ended with.
-        Lightning saves a checkpoint when an epoch's validation ends, or at the end of each
-        training epoch only where validation runs every epoch; with ``check_val_every_n_epoch``
-        above 1 the epochs after the last validation were never saved, and with no validation at
-        all (``max_epochs`` below it) nothing was: hours of training lost. Saved here when the
-        last save is older than the final step."""
         super().on_train_end(trainer, pl_module)
+        self._save_last(trainer)
+
+    def _save_last(self, trainer: Any) -> None:
+        """``last.ckpt`` (the writer without a monitor) at the end of every training epoch and of
+        the fit, when its last save is older than the current step. Lightning saves at the end of
+        each epoch only where validation runs every epoch; with ``check_val_every_n_epoch`` above
+        1 it saves when a validation ends, so the epochs after each validation went unsaved (a
+        crash resumed from up to N - 1 epochs back), and with no validation at all (``max_epochs``
+        below N) nothing was saved: the whole training lost. Its saves after validation (several
+        an epoch with a fractional ``val_check_interval``) are kept."""
         if self.monitor is None and not self._should_skip_saving_checkpoint(trainer):
             self._save_none_monitor_checkpoint(trainer, self._monitor_candidates(trainer))
 
