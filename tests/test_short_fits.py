@@ -131,3 +131,17 @@ def test_last_is_saved_once_at_the_end_of_every_epoch(mnist_root, tmp_path, monk
     assert main(["fit", *args]) == 0
     # every epoch's end, validated or not (a crash resumes from the epoch before), and no second save at the fit's end
     assert [step for name, step in saved if name == "last.ckpt"] == [3, 6, 9, 12]
+
+
+@pytest.mark.slow
+def test_a_fit_resumed_from_an_unvalidated_epochs_last_continues_there(mnist_root, tmp_path):
+    args = [*tiny_fit_args(mnist_root, tmp_path / "runs", epochs=3), "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+            "--trainer.check_val_every_n_epoch", "2", "--model.scheduler", "none"]
+    with pytest.warns(UserWarning, match="epoch 3 is never validated"):
+        assert main(["fit", *args]) == 0
+    run = tmp_path / "runs" / "mnist_classify" / "version_0"
+    assert _last_ckpt_step(run) == 9  # epoch 3's end, not epoch 2's validation (step 6)
+    assert main(["fit", *args, "--trainer.max_epochs", "4", "--ckpt_path", "last"]) == 0
+    history = json.loads((run / "history.json").read_text())["epochs"]
+    assert sorted(history, key=int) == ["0", "1", "2", "3"] and history["3"].get("val/acc") is not None
+    assert _last_ckpt_step(run) == 12  # one more epoch of 3 steps, from step 9
