@@ -40,6 +40,7 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
         raise LightCNNError("trainer.barebones=true: Lightning's barebones mode turns off logging, checkpoints and the "
                             "model summary, which a lightcnn run is made of (its history, report and best.ckpt); leave it "
                             "off: lightcnn keeps Lightning's per-step cost low itself (BENCHMARKS.md, 'Framework overhead')")
+    _check_batch_counts(trainer)
     if subcommand not in (None, "fit"):
         return
     for key in ("max_epochs", "min_epochs", "max_steps", "min_steps"):
@@ -66,6 +67,28 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
     limit = trainer.get("limit_train_batches")
     if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit <= 0:
         raise LightCNNError(f"trainer.limit_train_batches={limit:g} trains nothing; give a fraction in (0, 1] or a number of batches >= 1")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_batch_counts(trainer: dict[str, Any]) -> None:
+    """Batch counts Lightning takes as an int (batches) or a float (a fraction of the loader).
+    An int ``val_check_interval`` of 0 crashed the fit at its first batch (integer modulo by
+    zero); a float 0.0 validated after every batch; for negative ints Lightning answers that the
+    value "has to be in [0.0, 1.0] or an int"."""
+    interval = trainer.get("val_check_interval")
+    if _number(interval) and (interval <= 0 or (isinstance(interval, float) and interval > 1)):
+        raise LightCNNError(f"trainer.val_check_interval={interval}: give a fraction of an epoch in (0, 1] or a whole number "
+                            f"of training batches >= 1 (null: once an epoch)")
+    for key in ("limit_val_batches", "limit_test_batches", "limit_predict_batches", "overfit_batches"):
+        value = trainer.get(key)
+        if _number(value) and (value < 0 or (isinstance(value, float) and value > 1)):
+            raise LightCNNError(f"trainer.{key}={value}: give a fraction in [0, 1] or a whole number of batches >= 0 (0: none)")
+    sanity = trainer.get("num_sanity_val_steps")
+    if _number(sanity) and sanity < -1:
+        raise LightCNNError(f"trainer.num_sanity_val_steps={sanity}: give a number of batches >= 0, or -1 for all of them")
 
 
 def check_precision_choice(trainer: dict[str, Any]) -> None:

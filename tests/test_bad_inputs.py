@@ -261,6 +261,12 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
     "early stopping that max_steps ends before any validation": (
         lambda: fit(MNIST, "--data.batch_size", "16", "--trainer.max_steps", "2", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/acc"),
         ["trainer.max_steps=2 ends the fit before its first validation", "EarlyStopping(monitor='val/acc') would have nothing to check"]),
+    "validating every 0 batches": (lambda: fit(MNIST, "--trainer.val_check_interval", "0"),
+                                   ["trainer.val_check_interval=0", "a fraction of an epoch in (0, 1] or a whole number of training batches >= 1"]),
+    "validating every 0.0 of an epoch": (lambda: fit(MNIST, "--trainer.val_check_interval", "0.0"), ["trainer.val_check_interval=0.0"]),
+    "a negative validation limit": (lambda: ["validate", "--config", MNIST, "--trainer.limit_val_batches", "-1"],
+                                    ["trainer.limit_val_batches=-1", "a whole number of batches >= 0"]),
+    "a negative sanity check": (lambda: fit(MNIST, "--trainer.num_sanity_val_steps", "-5"), ["trainer.num_sanity_val_steps=-5", "-1 for all"]),
     "Lightning's barebones mode": (lambda: fit(MNIST, "--trainer.barebones", "true"),
                                    ["trainer.barebones=true", "turns off logging, checkpoints", "leave it off"]),
     "a plugin augmentation that changes the image size": (
