@@ -111,7 +111,10 @@ def explain(message: str, config_files: list[str] | None = None) -> str:
     subtypes, given = re.search(r"Subtypes: \[(.+?)\]\n", inner), re.search(r"Given value: (.*)", inner)
     if subtypes and given and len(keys) > 1:
         options = [_type_name(t) for t in _split_top_level(subtypes.group(1))]
-        return (f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}"
+        # one augmentation given without the list around it (`augment: hflip`, `augment: {name: hflip}`)
+        hint = ("; it is a list of augmentations, each a mapping: [{name: hflip}, {name: rotation, degrees: 10}] "
+                "(`lightcnn list augmentations`)" if key.endswith("augment") else "")
+        return (f"bad value for '{key}'{where}: got {given.group(1).strip()!r}, expected {' or '.join(options)}{hint}"
                 f"{flow_hint(given.group(1).strip())}")
     detail = [ln for ln in lines if not re.match(r"(Subtypes|Given value|Errors:|- Expected a <class 'NoneType'>|Does not validate)", ln.lstrip("- "))]
     return f"invalid configuration{where} at '{key or section}': " + " | ".join(detail[:6])

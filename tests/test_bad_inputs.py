@@ -333,6 +333,10 @@ CASES: dict[str, tuple[Callable[[], list[str]], list[str]]] = {
                                           ["data.augment[0] must be a mapping", "{name: hflip}, not {name:hflip}"]),
     "augmentation given by its name alone": (lambda: fit(MNIST, "--data.augment", "[hflip, rotation]"),
                                              ["data.augment", "got 'hflip', expected dict", "e.g. {name: hflip}"]),
+    "one augmentation without the list": (lambda: fit(MNIST, "--data.augment", "hflip"),
+                                          ["data.augment", "got 'hflip'", "a list of augmentations, each a mapping: [{name: hflip}"]),
+    "one augmentation mapping without the list": (lambda: fit(MNIST, "--data.augment", "{name: hflip}"),
+                                                  ["data.augment", "a list of augmentations, each a mapping"]),
     # embedding settings
     "batch not classes x m": (lambda: fit(EMBED, "--data.batch_size", "100"), ["data.batch_size=100", "classes_per_batch x m_per_class"]),
     "m_per_class without classes_per_batch": (lambda: fit(EMBED, "--data.classes_per_batch", "null"), ["classes_per_batch and data.m_per_class go together"]),
