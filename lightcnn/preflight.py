@@ -10,6 +10,7 @@ from pathlib import PurePath
 from typing import Any
 
 from lightcnn.errors import LightCNNError
+from lightcnn.option_types import fits
 
 EPOCH_METRICS = ("train/loss_step", "train/loss_epoch", "time/epoch_s", "time/fit_s", "model/params")
 
@@ -45,7 +46,7 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
         return
     for key in ("max_epochs", "min_epochs", "max_steps", "min_steps"):
         value = trainer.get(key)
-        if value is None or isinstance(value, bool) or not isinstance(value, int):
+        if not fits(value, int):
             continue
         if key.startswith("max") and value == 0:
             raise LightCNNError(f"trainer.{key}=0 trains nothing; give a positive number (-1 for no limit), "
@@ -54,23 +55,19 @@ def check_trainer_values(trainer: dict[str, Any], subcommand: str | None) -> Non
             raise LightCNNError(f"trainer.{key}={value}: must be a positive number, or -1 for no limit")
     for unit in ("epochs", "steps"):  # Lightning stops at the max and never says that the min was not met
         low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and 0 < high < low:
+        if all(fits(v, int) for v in (low, high)) and 0 < high < low:
             raise LightCNNError(f"trainer.min_{unit}={low} is above trainer.max_{unit}={high}: Lightning would stop at "
                                 f"{high} {unit}; lower min_{unit} or raise max_{unit}")
     for key in ("accumulate_grad_batches", "check_val_every_n_epoch", "log_every_n_steps"):
         value = trainer.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        if fits(value, int) and value < 1:
             raise LightCNNError(f"trainer.{key}={value}: must be a whole number >= 1")
     clip = trainer.get("gradient_clip_val")
-    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip < 0:
+    if fits(clip, float) and clip < 0:
         raise LightCNNError(f"trainer.gradient_clip_val={clip}: must be >= 0 (0 or null: no clipping)")
     limit = trainer.get("limit_train_batches")
-    if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit <= 0:
+    if fits(limit, float) and limit <= 0:
         raise LightCNNError(f"trainer.limit_train_batches={limit:g} trains nothing; give a fraction in (0, 1] or a number of batches >= 1")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_batch_counts(trainer: dict[str, Any]) -> None:
@@ -79,15 +76,15 @@ def _check_batch_counts(trainer: dict[str, Any]) -> None:
     zero); a float 0.0 validated after every batch; for negative ints Lightning answers that the
     value "has to be in [0.0, 1.0] or an int"."""
     interval = trainer.get("val_check_interval")
-    if _number(interval) and (interval <= 0 or (isinstance(interval, float) and interval > 1)):
+    if fits(interval, float) and (interval <= 0 or (isinstance(interval, float) and interval > 1)):
         raise LightCNNError(f"trainer.val_check_interval={interval}: give a fraction of an epoch in (0, 1] or a whole number "
                             f"of training batches >= 1 (null: once an epoch)")
     for key in ("limit_val_batches", "limit_test_batches", "limit_predict_batches", "overfit_batches"):
         value = trainer.get(key)
-        if _number(value) and (value < 0 or (isinstance(value, float) and value > 1)):
+        if fits(value, float) and (value < 0 or (isinstance(value, float) and value > 1)):
             raise LightCNNError(f"trainer.{key}={value}: give a fraction in [0, 1] or a whole number of batches >= 0 (0: none)")
     sanity = trainer.get("num_sanity_val_steps")
-    if _number(sanity) and sanity < -1:
+    if fits(sanity, float) and sanity < -1:
         raise LightCNNError(f"trainer.num_sanity_val_steps={sanity}: give a number of batches >= 0, or -1 for all of them")
 
 
@@ -203,9 +200,6 @@ def check_validation_reached(trainer: Any) -> None:
     """
     import math
 
-    from lightning.pytorch.callbacks import EarlyStopping
-    from lightning.pytorch.utilities import rank_zero_warn
-
     max_steps, batches = trainer.max_steps, trainer.num_training_batches
     if trainer.global_step > 0 or not isinstance(trainer.val_check_interval, (int, float)) or not sum(trainer.num_val_batches or [0]):
         return  # a resumed fit, validation by the clock, or none at all
@@ -223,10 +217,19 @@ def check_validation_reached(trainer: Any) -> None:
     why = (f"trainer.max_steps={max_steps} ends the fit before its first validation (after {first} training steps; "
            f"Lightning does not validate when max_steps stops an epoch)")
     fix = f"raise trainer.max_steps to {first} or more, or validate every {max_steps} batches (trainer.val_check_interval: {max_steps})"
+    _never_validated(trainer, why, "the run will have no validation values, no best checkpoint and no validation report", fix)
+
+
+def _never_validated(trainer: Any, why: str, consequence: str, fix: str) -> None:
+    """A fit that will never validate: an ``EarlyStopping`` on a ``val/`` metric is refused (it
+    would fail after the training), otherwise a warning says ``why`` and the ``consequence``."""
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.utilities import rank_zero_warn
+
     for cb in trainer.callbacks:
         if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
             raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
-    rank_zero_warn(f"{why}: the run will have no validation values, no best checkpoint and no validation report; {fix}")
+    rank_zero_warn(f"{why}: {consequence}; {fix}")
 
 
 def _check_last_epochs_validated(trainer: Any) -> None:
@@ -236,7 +239,6 @@ def _check_last_epochs_validated(trainer: Any) -> None:
     from them; with ``max_epochs`` below it the fit never validates at all. Warned before
     training (``RunCheckpoint`` saves the final weights in ``last.ckpt`` either way); an
     ``EarlyStopping`` on a ``val/`` metric that is never logged is refused, as above."""
-    from lightning.pytorch.callbacks import EarlyStopping
     from lightning.pytorch.utilities import rank_zero_warn
 
     every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
@@ -246,10 +248,7 @@ def _check_last_epochs_validated(trainer: Any) -> None:
     fix = f"set trainer.max_epochs to a multiple of {every} or trainer.check_val_every_n_epoch to a divisor of {epochs}"
     if last == 0:
         why = f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs}: the fit never validates"
-        for cb in trainer.callbacks:
-            if isinstance(cb, EarlyStopping) and str(cb.monitor).startswith("val/"):
-                raise LightCNNError(f"{why}, so EarlyStopping(monitor={cb.monitor!r}) would have nothing to check; {fix}")
-        rank_zero_warn(f"{why}: no validation values, no best checkpoint (last.ckpt holds the final weights); {fix}")
+        _never_validated(trainer, why, "no validation values, no best checkpoint (last.ckpt holds the final weights)", fix)
         return
     skipped = f"epoch {epochs} is" if last + 1 == epochs else f"epochs {last + 1}-{epochs} are"
     rank_zero_warn(f"trainer.check_val_every_n_epoch={every} with trainer.max_epochs={epochs}: {skipped} never validated, "

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import torch
 
 from lightcnn.errors import LightCNNError
+from lightcnn.option_types import fits
 
 Optimizer = Literal["sgd", "adam", "adamw", "rmsprop"]
 
@@ -25,10 +26,10 @@ def check_optimizer_options(hp: dict[str, Any]) -> None:
     # from Python nothing has checked the types yet (the CLI's parser has): lr="0.1" failed in a comparison below
     numbers = ("lr", "step_size", "gamma", "norm_bias_lr", "warmup_pct", "weight_decay", "momentum", "start_factor", "end_factor")
     for key, value in ((k, hp[k]) for k in numbers):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not fits(value, float):
             raise LightCNNError(f"model.{key}={value!r} is not a number ({type(value).__name__}); give e.g. {key}=0.1")
     betas = hp["betas"]
-    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas):
+    if not fits(betas, tuple[float, float]):
         raise LightCNNError(f"model.betas={betas!r} is not two numbers; give e.g. betas=(0.9, 0.999)")
     bad = {k: hp[k] for k in ("lr", "step_size", "gamma", "norm_bias_lr") if not hp[k] > 0}  # gamma 0: lr 0 after step_size epochs
     if bad:
